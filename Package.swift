@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-kinesis-client",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "AWSCore", targets: ["AWSCore"]),
+        .executable(name: "kinesis", targets: ["kinesis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // libcurl as a system library; only CCurlShims and AWSCore's transport see it.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Typed, non-variadic wrappers for curl_easy_setopt / getinfo / multi_setopt.
+        .target(
+            name: "CCurlShims",
+            dependencies: ["CCurl"]
+        ),
+        // libcrypto (OpenSSL 3) as a system library: HMAC, SHA-256, MD5.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "AWSCore",
+            dependencies: [
+                "CCurlShims",
+                "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "kinesis",
+            dependencies: [
+                "AWSCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AWSCoreTests",
+            dependencies: ["AWSCore"],
+            swiftSettings: strictSwift
+        ),
+        // Needs the local servers that `scripts/test` starts: the moto server and the HTTP fixture.
+        .testTarget(
+            name: "AWSCoreIntegrationTests",
+            dependencies: ["AWSCore"],
+            swiftSettings: strictSwift
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
