@@ -169,18 +169,15 @@ public struct AWSJSONClient: Sendable {
                 }
                 retryCost += cost
                 let delay = retryPolicy.delay(afterAttempt: attempt, errorClass: errorClass, random: random())
-                logger.log(
-                    level: errorClass == .throttling ? .debug : .info,
-                    "AWS call failed, retrying",
-                    metadata: [
-                        "aws.service": "\(service.signingName)",
-                        "aws.operation": "\(operation)",
-                        "aws.error_code": "\(failure.code)",
-                        "aws.request_id": "\(failure.requestID ?? "")",
-                        "aws.attempt": "\(attempt)",
-                        "aws.retry_delay_ms": "\(delay.milliseconds)",
-                    ]
-                )
+                var metadata: Logger.Metadata = [
+                    "aws.service": "\(service.signingName)",
+                    "aws.operation": "\(operation)",
+                    "aws.error_code": "\(failure.code)",
+                    "aws.attempt": "\(attempt)",
+                    "aws.retry_delay_ms": "\(delay.milliseconds)",
+                ]
+                if let requestID = failure.requestID { metadata["aws.request_id"] = "\(requestID)" }
+                logger.log(level: errorClass == .throttling ? .debug : .info, "AWS call failed, retrying", metadata: metadata)
                 try await sleep(delay)
             }
         }
