@@ -1,0 +1,30 @@
+// swift-tools-version:6.1
+import Foundation
+import PackageDescription
+
+// A path dependency's identity is its folder's name, which depends on where the repository was
+// cloned: read it from this file's location.
+let mainPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
+// Benchmarks live in a package of their own so that the main package's build and tests never pay
+// for ordo-one/benchmark. Run them with `scripts/bench` (or `swift package benchmark` in this folder).
+let package = Package(
+    name: "swift-kinesis-client-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "AWSCoreBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AWSCore", package: mainPackage),
+            ],
+            path: "Benchmarks/AWSCoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
