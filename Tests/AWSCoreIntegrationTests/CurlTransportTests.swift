@@ -74,6 +74,20 @@ import Testing
         #expect(error?.description.contains("timed out") == true)
     }
 
+    @Test func connectTimeout() async throws {
+        // A listener whose accept queue is full and never drained: Linux drops further SYNs, so a
+        // new connection neither succeeds nor fails until the connect timeout ends it.
+        let listener = try fullListener()
+        defer { for fd in listener.fds { close(fd) } }
+        var configuration = CurlTransport.Configuration()
+        configuration.connectTimeout = .milliseconds(300)
+        let transport = CurlTransport(configuration: configuration)
+        let request = HTTPRequest(method: .get, endpoint: Endpoint(scheme: "http", host: "127.0.0.1", port: listener.port))
+        let error = await #expect(throws: AWSError.self) { _ = try await transport.execute(request, timeout: .seconds(30)) }
+        #expect(error?.code == .timeout)
+        #expect(error?.message.contains("Failed to connect") == true, "curl names the connect phase: \(error?.message ?? "")")
+    }
+
     @Test func connectionRefused() async throws {
         // A port nothing listens on: bind one, note it, close it.
         let port = try freePort()
@@ -205,4 +219,26 @@ func freePort() throws -> Int {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A listening socket on 127.0.0.1 with backlog 0 whose accept queue has been filled by connections
+/// nobody accepts. Returns every descriptor to close, and the port.
+func fullListener() throws -> (fds: [Int32], port: Int) {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    try #require(listener >= 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    try #require(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } } == 0)
+    try #require(listen(listener, 0) == 0)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+    var fds = [listener]
+    // Fill the queue: non-blocking connects until one stays in progress.
+    for _ in 0..<8 {
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        fds.append(client)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }
+    }
+    return (fds, Int(UInt16(bigEndian: address.sin_port)))
 }

@@ -14,10 +14,10 @@ import Testing
         "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    func client(_ service: AWSService, _ configure: (inout AWSConfiguration) -> Void) async throws -> AWSJSONClient {
+    func client(_ service: AWSService, _ configure: (inout AWSConfiguration) throws -> Void) async throws -> AWSJSONClient {
         var configuration = AWSConfiguration(region: .usEast1, endpoint: try LocalServers.variable("KINESIS_TEST_MOTO_ENDPOINT"))
         configuration.environment = AWSEnvironment([:])
-        configure(&configuration)
+        try configure(&configuration)
         return try await AWSJSONClient(service: service, configuration: configuration)
     }
 
@@ -62,7 +62,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let endpoint = try LocalServers.variable("KINESIS_TEST_MOTO_ENDPOINT")
 
-        let kinesis = try await client(.kinesis) { try? configure(kind, &$0, directory: directory) }
+        let kinesis = try await client(.kinesis) { try configure(kind, &$0, directory: directory) }
         let stream = Self.uniqueName("foundation-\(kind.rawValue.lowercased())")
         _ = try await kinesis.send("CreateStream", body: Array(#"{"StreamName":"\#(stream)","ShardCount":1}"#.utf8))
         let ours = try await kinesis.send("ListStreams", input: Empty(), as: StreamNames.self)
@@ -71,7 +71,7 @@ import Testing
         let seenByBoto3 = try Boto3.run("print(json.dumps(kinesis.list_streams()['StreamNames']))", endpoint: endpoint)
         #expect(seenByBoto3.contains("\"\(stream)\""))
 
-        let dynamoDB = try await client(.dynamoDB) { try? configure(kind, &$0, directory: directory) }
+        let dynamoDB = try await client(.dynamoDB) { try configure(kind, &$0, directory: directory) }
         let table = Self.uniqueName("foundation-table")
         // boto3 creates a table; we list it.
         _ = try Boto3.run("""
@@ -98,7 +98,7 @@ import Testing
     @Test func throughTheProxyToMoto() async throws {
         let kinesis = try await client(.kinesis) {
             $0.credentialProvider = StaticCredentialProvider.static(accessKeyID: "AKID", secretAccessKey: "secret")
-            $0.http.proxy = try? LocalServers.proxy()
+            $0.http.proxy = try LocalServers.proxy()
         }
         let response = try await kinesis.send("ListStreams", body: Array("{}".utf8))
         #expect(response.status == 200)

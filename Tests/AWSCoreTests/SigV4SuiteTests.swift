@@ -42,6 +42,8 @@ import Testing
     @Test func suiteIsPresent() throws {
         // If this fails, the other tests had nothing to check.
         #expect(Self.cases.count >= 30, "found \(Self.cases.count) cases under \(Self.suiteDirectory.path)")
+        let names = Set(Self.cases.map { ($0 as NSString).lastPathComponent })
+        #expect(Self.selfContradictory.isSubset(of: names), "the documented exceptions are cases of the suite")
     }
 
     @Test(arguments: cases)

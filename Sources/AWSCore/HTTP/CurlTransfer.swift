@@ -19,11 +19,17 @@ final class CurlTransfer: @unchecked Sendable {
     private var responseHeaders = HTTPHeaders()
     private var responseBody: [UInt8] = []
     private var exceededLimit = false
+    /// curl's detailed message for a failed transfer (`CURLOPT_ERRORBUFFER`).
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
 
     init(request: HTTPRequest, configuration: CurlTransport.Configuration, timeout: Duration) {
         self.request = request
         self.configuration = configuration
         self.timeout = timeout
+    }
+
+    deinit {
+        errorBuffer.deallocate()
     }
 
     func resume(with result: Result<HTTPResponse, any Error>) {
@@ -43,6 +49,8 @@ final class CurlTransfer: @unchecked Sendable {
         func check(_ code: CURLcode, _ name: String) {
             if code != CURLE_OK, failed == nil { failed = name }
         }
+        errorBuffer[0] = 0
+        check(kcurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer), "ERRORBUFFER")
         check(kcurl_easy_setopt_string(handle, CURLOPT_URL, request.url), "URL")
         check(kcurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
         check(kcurl_easy_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1), "TCP_KEEPALIVE")
@@ -158,7 +166,7 @@ final class CurlTransfer: @unchecked Sendable {
             return .success(response)
         }
         let target = "\(request.method) \(request.endpoint)\(configuration.proxy.map { " through \($0.host):\($0.port)" } ?? "")"
-        let reason = String(cString: curl_easy_strerror(code))
+        let reason = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
         let errorCode: AWSError.Code
         let message: String
         switch code {
@@ -167,7 +175,7 @@ final class CurlTransfer: @unchecked Sendable {
             message = "the response to \(target) is larger than the limit of \(configuration.maxResponseBytes) bytes"
         case CURLE_OPERATION_TIMEDOUT:
             errorCode = .timeout
-            message = "\(target) timed out (connect timeout \(configuration.connectTimeout), request timeout \(timeout))"
+            message = "\(target) timed out (connect timeout \(configuration.connectTimeout), request timeout \(timeout)): \(reason)"
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY,
             CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
             errorCode = .connectionFailed
