@@ -67,6 +67,8 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
         public static let invalidConfiguration = Code("InvalidConfiguration")
         /// The transport was shut down.
         public static let transportShutdown = Code("TransportShutdown")
+        /// The server's TLS certificate could not be verified (wrong host name, unknown CA, expired).
+        public static let tlsVerificationFailed = Code("TLSVerificationFailed")
         /// The proxy refused the request (for example 407 Proxy Authentication Required).
         public static let proxyFailed = Code("ProxyFailed")
         /// A transport failure that fits none of the other codes.

@@ -14,12 +14,20 @@ import Testing
         "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    func client(_ service: AWSService, _ configure: (inout AWSConfiguration) throws -> Void) async throws -> AWSJSONClient {
+    func client(_ service: AWSService, transport: (any HTTPTransport)? = nil, _ configure: (inout AWSConfiguration) throws -> Void) async throws -> AWSJSONClient {
         var configuration = AWSConfiguration(region: .usEast1, endpoint: try LocalServers.variable("KINESIS_TEST_MOTO_ENDPOINT"))
         configuration.environment = AWSEnvironment([:])
         try configure(&configuration)
-        return try await AWSJSONClient(service: service, configuration: configuration)
+        return try await AWSJSONClient(service: service, configuration: configuration, transport: transport)
     }
+
+    /// The keys each provider kind is set up with below.
+    static let keys: [ProviderKind: (id: String, secret: String, token: String?)] = [
+        .staticKeys: ("AKIDSTATIC", "static-secret", "static-token"),
+        .environment: ("AKIDENV", "env-secret", nil),
+        .sharedFiles: ("AKIDFILE", "file-secret", nil),
+        .defaultChain: ("AKIDCHAIN", "chain-secret", nil),
+    ]
 
     /// One credential setup per provider kind the foundation has.
     enum ProviderKind: String, CaseIterable, CustomTestStringConvertible {
@@ -62,7 +70,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let endpoint = try LocalServers.variable("KINESIS_TEST_MOTO_ENDPOINT")
 
-        let kinesis = try await client(.kinesis) { try configure(kind, &$0, directory: directory) }
+        let recorder = RecordingTransport(CurlTransport())
+        let kinesis = try await client(.kinesis, transport: recorder) { try configure(kind, &$0, directory: directory) }
         let stream = Self.uniqueName("foundation-\(kind.rawValue.lowercased())")
         _ = try await kinesis.send("CreateStream", body: Array(#"{"StreamName":"\#(stream)","ShardCount":1}"#.utf8))
         let ours = try await kinesis.send("ListStreams", input: Empty(), as: StreamNames.self)
@@ -70,6 +79,15 @@ import Testing
         // boto3 sees the stream we created.
         let seenByBoto3 = try Boto3.run("print(json.dumps(kinesis.list_streams()['StreamNames']))", endpoint: endpoint)
         #expect(seenByBoto3.contains("\"\(stream)\""))
+
+        // moto does not check signatures: botocore, signing the very requests we sent, does.
+        let keys = try #require(Self.keys[kind])
+        let sent = recorder.requests
+        #expect(sent.count == 2)
+        for request in sent {
+            #expect(request.headers["authorization"]?.contains("Credential=\(keys.id)/") == true)
+            #expect(try Boto3.signature(of: request, service: "kinesis", accessKeyID: keys.id, secret: keys.secret, token: keys.token) == request.headers["authorization"].flatMap { $0.components(separatedBy: "Signature=").last })
+        }
 
         let dynamoDB = try await client(.dynamoDB) { try configure(kind, &$0, directory: directory) }
         let table = Self.uniqueName("foundation-table")
@@ -119,6 +137,20 @@ import Testing
         #expect(error?.code == .connectionFailed)
         #expect(error?.attempts == 3)
         #expect(await sleeps.count == 2)
+    }
+}
+
+/// Passes requests to another transport and keeps a copy of each, as signed.
+final class RecordingTransport: HTTPTransport, @unchecked Sendable {
+    // `lock` guards `recorded`.
+    private let lock = NSLock()
+    private var recorded: [HTTPRequest] = []
+    let base: any HTTPTransport
+    init(_ base: any HTTPTransport) { self.base = base }
+    var requests: [HTTPRequest] { lock.withLock { recorded } }
+    func execute(_ request: HTTPRequest, timeout: Duration?) async throws -> HTTPResponse {
+        lock.withLock { recorded.append(request) }
+        return try await base.execute(request, timeout: timeout)
     }
 }
 

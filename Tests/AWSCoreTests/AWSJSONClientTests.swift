@@ -144,14 +144,25 @@ final class CapturedLogs: @unchecked Sendable {
         #expect(error?.code == .resourceNotFound)
     }
 
-    @Test func malformedSuccessIsRetriedThenReported() async throws {
-        let transport = ScriptedTransport([ScriptedTransport.ok("{\"StreamNames\": [1"), ScriptedTransport.ok(#"{"StreamNames":"x"}"#), ScriptedTransport.ok("<html>")])
+    @Test(arguments: ["{\"StreamNames\": [1", #"{"StreamNames":"x"}"#, "<html>"])
+    func undecodableSuccessIsReportedNotResent(_ body: String) async throws {
+        // A 2xx may have had its effect (a write): it is never sent again.
+        let transport = ScriptedTransport([ScriptedTransport.ok(body)])
         let error = await #expect(throws: AWSError.self) {
             _ = try await client(transport).send("ListStreams", input: Empty(), as: Names.self)
         }
-        #expect(transport.requests.count == 3)
+        #expect(transport.requests.count == 1)
         #expect(error?.code == .malformedResponse)
         #expect(error?.message.contains("Names") == true)
+    }
+
+    @Test func resigningReplacesDateTokenAndSignature() async throws {
+        let transport = ScriptedTransport([ScriptedTransport.error(500, "InternalFailure"), ScriptedTransport.ok("{}")])
+        _ = try await client(transport).send("ListStreams", body: [])
+        let retried = try #require(transport.requests.last)
+        #expect(retried.headers.values(for: "x-amz-date").count == 1)
+        #expect(retried.headers.values(for: "x-amz-security-token") == [Self.token])
+        #expect(retried.headers.values(for: "authorization").count == 1)
     }
 
     @Test func emptyQuotaStopsRetries() async throws {
@@ -167,13 +178,33 @@ final class CapturedLogs: @unchecked Sendable {
 
     @Test func cancellationDuringBackoffStops() async throws {
         let transport = ScriptedTransport(Array(repeating: ScriptedTransport.error(500, "InternalFailure"), count: 10))
-        let client = client(transport)
-        let task = Task {
-            withUnsafeCurrentTask { $0?.cancel() }
-            return try await client.send("ListStreams", body: [])
-        }
-        await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(transport.requests.isEmpty)
+        // The sleep cancels its own task, as a shutdown would while the client waits to retry.
+        let client = AWSJSONClient(
+            service: .kinesis, region: .usEast1, endpoint: Endpoint(scheme: "http", host: "127.0.0.1", port: 4566),
+            credentialProvider: StaticCredentialProvider.static(accessKeyID: "AKIDTEST", secretAccessKey: Self.secret),
+            transport: transport,
+            sleep: { _ in
+                withUnsafeCurrentTask { $0?.cancel() }
+                try Task.checkCancellation()
+            }
+        )
+        await #expect(throws: CancellationError.self) { _ = try await client.send("ListStreams", body: []) }
+        #expect(transport.requests.count == 1, "no attempt after the cancelled backoff")
+    }
+
+    @Test func signatureErrorEchoingTheTokenIsScrubbed() async throws {
+        // What AWS answers to a bad signature: it quotes the canonical request, token included.
+        let body = #"{"__type":"InvalidSignatureException","message":"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:kinesis.us-east-1.amazonaws.com\nx-amz-date:20150830T123600Z\nx-amz-security-token:\#(Self.token)\n'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20150830T123600Z'\n"}"#
+        let transport = ScriptedTransport([.success(HTTPResponse(status: 403, body: Array(body.utf8)))])
+        let error = await #expect(throws: AWSError.self) { _ = try await client(transport).send("ListStreams", body: []) }
+        #expect(error?.code == .invalidSignature)
+        #expect(error?.message.hasPrefix("The request signature we calculated does not match") == true)
+        #expect(error.map { "\($0)" }?.contains(Self.token) == false)
+        // Even a message that is not cut at a known marker loses the token and the secret.
+        let plain = #"{"__type":"AccessDeniedException","message":"token \#(Self.token) and secret \#(Self.secret)"}"#
+        let second = ScriptedTransport([.success(HTTPResponse(status: 400, body: Array(plain.utf8)))])
+        let other = await #expect(throws: AWSError.self) { _ = try await client(second).send("ListStreams", body: []) }
+        #expect(other?.message == "token <redacted> and secret <redacted>")
     }
 
     @Test func secretsStayOutOfLogsAndErrors() async throws {

@@ -163,11 +163,28 @@ import Testing
 
     @Test func secretsNeverAppearInDescriptions() {
         let credentials = AWSCredentials(accessKeyID: "AKIDVISIBLE", secretAccessKey: Self.secret, sessionToken: Self.token)
-        for text in ["\(credentials)", String(reflecting: credentials), "\(StaticCredentialProvider(credentials))"] {
-            #expect(text.contains("AKIDVISIBLE"))
-            #expect(!text.contains(Self.secret))
-            #expect(!text.contains(Self.token))
+        let environment = AWSEnvironment(["AWS_ACCESS_KEY_ID": "AKIDVISIBLE", "AWS_SECRET_ACCESS_KEY": Self.secret, "AWS_SESSION_TOKEN": Self.token])
+        var configuration = AWSConfiguration(region: .usEast1, credentialProvider: StaticCredentialProvider(credentials))
+        configuration.environment = environment
+        configuration.http.proxy = CurlTransport.Proxy(host: "127.0.0.1", port: 3128, username: "u", password: Self.secret)
+        func dumped(_ value: Any) -> String {
+            var text = ""
+            dump(value, to: &text)
+            return text
         }
+        let texts: [String] = [
+            "\(credentials)", String(reflecting: credentials), dumped(credentials),
+            "\(StaticCredentialProvider(credentials))", String(reflecting: StaticCredentialProvider(credentials)),
+            "\(environment)", dumped(environment),
+            "\(EnvironmentCredentialProvider(environment: environment))", dumped(EnvironmentCredentialProvider(environment: environment)),
+            "\(ProfileCredentialProvider(environment: environment))",
+            "\(configuration)", String(reflecting: configuration), dumped(configuration),
+        ]
+        for text in texts {
+            #expect(!text.contains(Self.secret), "\(text)")
+            #expect(!text.contains(Self.token), "\(text)")
+        }
+        #expect("\(credentials)".contains("AKIDVISIBLE"))
     }
 }
 
@@ -235,6 +252,18 @@ final class ManualWallClock: @unchecked Sendable {
         #expect(base.calls == 2, "a refresh was tried")
         clock.advance(300)  // expired
         await #expect(throws: AWSError.self) { _ = try await cache.credentials() }
+    }
+
+    @Test func shortLivedCredentialsAreNotRefetchedOnEveryCall() async throws {
+        let clock = ManualWallClock(Date(timeIntervalSince1970: 1_000_000))
+        // Issued with 2 minutes of life: inside the 5-minute refresh window from the start.
+        let base = CountingProvider(expiration: clock.now + 120)
+        let cache = CachingCredentialProvider(base, refreshAhead: .seconds(300), minimumRefreshInterval: .seconds(10), now: { clock.now })
+        for _ in 0..<5 { _ = try await cache.credentials() }
+        #expect(base.calls == 1)
+        clock.advance(11)
+        _ = try await cache.credentials()
+        #expect(base.calls == 2)
     }
 
     @Test func oneRefreshAtATime() async throws {

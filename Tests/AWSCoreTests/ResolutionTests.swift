@@ -22,13 +22,18 @@ import Testing
         ("ftp://x", "only http and https"),
         ("http://:80", "has no host"),
         ("http://host:99999", "invalid port"),
-        ("http://user@host", "user info"),
     ])
     func badEndpointURLs(_ text: String, _ problem: String) {
         let error = #expect(throws: AWSError.self) { _ = try Endpoint(url: text) }
         #expect(error?.code == .invalidConfiguration)
         #expect(error?.message.contains(problem) == true, "\(error?.message ?? "")")
         #expect(error?.message.contains(text) == true, "the error names the value")
+    }
+
+    @Test func userInfoIsRejectedWithoutEchoingIt() {
+        let error = #expect(throws: AWSError.self) { _ = try Endpoint(url: "http://user:hunter2@127.0.0.1:80") }
+        #expect(error?.message.contains("user info") == true)
+        #expect(error?.message.contains("hunter2") == false)
     }
 
     @Test func regionOrder() throws {
@@ -91,7 +96,9 @@ import Testing
         (AWSError(code: .connectionFailed, message: ""), .transient),
         (AWSError(code: .connectionLost, message: ""), .transient),
         (AWSError(code: .timeout, message: ""), .transient),
-        (AWSError(code: .malformedResponse, message: "", statusCode: 200), .transient),
+        (AWSError(code: .malformedResponse, message: "", statusCode: 200), .final),
+        (AWSError(code: .tlsVerificationFailed, message: ""), .final),
+        (AWSError(code: .proxyFailed, message: ""), .final),
         (AWSError(code: .resourceNotFound, message: "", statusCode: 400), .final),
         (AWSError(code: .validation, message: "", statusCode: 400), .final),
         (AWSError(code: .expiredIterator, message: "", statusCode: 400), .final),

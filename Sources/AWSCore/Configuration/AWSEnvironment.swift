@@ -7,13 +7,22 @@ import Dispatch
 
 /// A snapshot of environment variables, injected so that resolution of credentials, regions and
 /// endpoints can be tested without touching the process environment.
-public struct AWSEnvironment: Sendable, Hashable {
+///
+/// - Important: Its descriptions and mirror list the variable names only, never values, so that
+///   secrets in `AWS_SECRET_ACCESS_KEY` or `AWS_SESSION_TOKEN` stay out of logs.
+public struct AWSEnvironment: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The variables.
     public var variables: [String: String]
 
     public init(_ variables: [String: String]) {
         self.variables = variables
     }
+
+    public var description: String {
+        "AWSEnvironment(\(variables.keys.sorted().joined(separator: ", ")); values redacted)"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["variables": variables.keys.sorted()]) }
 
     /// The current process's environment.
     public static var process: AWSEnvironment {

@@ -41,8 +41,12 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
             rest = rest[..<slash]
             while basePath.hasSuffix("/") { basePath.removeLast() }
         }
-        if rest.contains("@") || rest.contains("?") || rest.contains("#") {
-            throw .configuration("endpoint URL '\(text)' must not contain user info, a query or a fragment")
+        if rest.contains("@") {
+            // Do not echo the URL: the user info may hold a password.
+            throw .configuration("an endpoint URL must not contain user info (user:password@)")
+        }
+        if rest.contains("?") || rest.contains("#") {
+            throw .configuration("endpoint URL '\(text)' must not contain a query or a fragment")
         }
         var host = Substring(rest)
         var port: Int?

@@ -8,7 +8,7 @@ public import Foundation
 ///
 /// - Important: ``description`` and ``debugDescription`` show the access key ID only; the secret
 ///   access key and the session token never appear in logs, errors or string interpolation.
-public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The access key ID (`AKIA...` or `ASIA...`). Not secret.
     public var accessKeyID: String
     /// The secret access key.
@@ -37,4 +37,8 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, Custo
     }
 
     public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["accessKeyID": accessKeyID, "secretAccessKey": "<redacted>", "sessionToken": sessionToken == nil ? "nil" : "<redacted>"])
+    }
 }

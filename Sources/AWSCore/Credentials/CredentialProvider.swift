@@ -36,9 +36,11 @@ extension CredentialProvider where Self == StaticCredentialProvider {
 
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (also the older
 /// `AWS_ACCESS_KEY` / `AWS_SECRET_KEY` names that the Java SDK reads).
-public struct EnvironmentCredentialProvider: CredentialProvider {
+public struct EnvironmentCredentialProvider: CredentialProvider, CustomStringConvertible {
     public let environment: AWSEnvironment
     public init(environment: AWSEnvironment = .process) { self.environment = environment }
+
+    public var description: String { "EnvironmentCredentialProvider" }
 
     public func credentials() async throws -> AWSCredentials {
         try resolve()
@@ -72,7 +74,7 @@ extension CredentialProvider where Self == EnvironmentCredentialProvider {
 ///
 /// The profile is the one named here, else `AWS_PROFILE`, else `default`. The files are read on
 /// every call (off the cooperative pool), so edits take effect at the next refresh.
-public struct ProfileCredentialProvider: CredentialProvider {
+public struct ProfileCredentialProvider: CredentialProvider, CustomStringConvertible {
     /// The profile name, or `nil` for `AWS_PROFILE` / `default`.
     public let profile: String?
     public let environment: AWSEnvironment
@@ -81,6 +83,8 @@ public struct ProfileCredentialProvider: CredentialProvider {
         self.profile = profile
         self.environment = environment
     }
+
+    public var description: String { "ProfileCredentialProvider(profile: \(profileName))" }
 
     /// The profile name in effect.
     public var profileName: String { profile ?? environment["AWS_PROFILE"] ?? "default" }
@@ -175,24 +179,44 @@ public actor CachingCredentialProvider: CredentialProvider {
     public let base: any CredentialProvider
     /// How long before expiry a refresh starts.
     public let refreshAhead: Duration
+    /// The least time between two refreshes while the cached credentials are valid (so that
+    /// credentials issued with less life than ``refreshAhead`` are not fetched on every call).
+    public let minimumRefreshInterval: Duration
     private let now: @Sendable () -> Date
     private var cached: AWSCredentials?
+    private var lastRefresh: Date?
     private var waiters: [CheckedContinuation<AWSCredentials, any Error>]?
+
+    /// The refreshing caller was cancelled: a waiter tries again itself.
+    private struct RefresherCancelled: Error {}
 
     /// - Parameters:
     ///   - refreshAhead: Refresh this long before the credentials expire (default 5 minutes).
+    ///   - minimumRefreshInterval: The least time between refreshes of still-valid credentials (default 10 s).
     ///   - now: The wall clock the expiry is compared with (injected in tests).
     public init(
         _ base: any CredentialProvider,
         refreshAhead: Duration = .seconds(300),
+        minimumRefreshInterval: Duration = .seconds(10),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.base = base
         self.refreshAhead = refreshAhead
+        self.minimumRefreshInterval = minimumRefreshInterval
         self.now = now
     }
 
     public func credentials() async throws -> AWSCredentials {
+        while true {
+            do {
+                return try await credentialsOnce()
+            } catch is RefresherCancelled {
+                try Task.checkCancellation()  // the refresher was cancelled, not us: try again
+            }
+        }
+    }
+
+    private func credentialsOnce() async throws -> AWSCredentials {
         if let cached, !needsRefresh(cached) {
             return cached
         }
@@ -207,8 +231,10 @@ public actor CachingCredentialProvider: CredentialProvider {
         } catch {
             result = .failure(error)
         }
+        // Re-read state after the await: waiters may have queued meanwhile.
         let pending = waiters ?? []
         waiters = nil
+        lastRefresh = now()
         switch result {
         case .success(let fresh):
             cached = fresh
@@ -219,18 +245,31 @@ public actor CachingCredentialProvider: CredentialProvider {
                 for waiter in pending { waiter.resume(returning: cached) }
                 return cached
             }
-            for waiter in pending { waiter.resume(throwing: error) }
+            let forWaiters: any Error = error is CancellationError ? RefresherCancelled() : error
+            for waiter in pending { waiter.resume(throwing: forWaiters) }
             throw error
         }
     }
 
     private func needsRefresh(_ credentials: AWSCredentials) -> Bool {
         guard let expiration = credentials.expiration else { return false }
-        return expiration.timeIntervalSince(now()) <= Double(refreshAhead.components.seconds)
+        let now = now()
+        guard expiration.timeIntervalSince(now) <= refreshAhead.seconds else { return false }
+        if let lastRefresh, now.timeIntervalSince(lastRefresh) < minimumRefreshInterval.seconds, expiration > now {
+            return false
+        }
+        return true
     }
 
     private func isValid(_ credentials: AWSCredentials) -> Bool {
         guard let expiration = credentials.expiration else { return true }
         return expiration > now()
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

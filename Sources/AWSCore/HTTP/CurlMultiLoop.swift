@@ -17,9 +17,10 @@ private let curlGlobalInit: Void = {
 
 /// One curl multi handle and the thread that drives it.
 ///
-/// `@unchecked Sendable`: `multi`, `active` and `idleHandles` are touched only on the loop thread;
-/// everything other threads touch is in `shared`, behind its `Mutex` (and `curl_multi_wakeup`, which
-/// libcurl documents as thread-safe).
+/// `@unchecked Sendable`: `active` and `idleHandles`, and `multi` but for `curl_multi_wakeup`, are
+/// touched only on the loop thread; everything other threads touch is in `shared`, behind its
+/// `Mutex`. `curl_multi_wakeup` is thread-safe, and `multi` is freed only in `deinit`, once no
+/// caller can hold the loop any more, so a late wake-up never reaches a freed handle.
 final class CurlMultiLoop: @unchecked Sendable {
     struct Shared {
         var pending: [CurlTransfer] = []
@@ -72,11 +73,13 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     func cancel(_ transfer: CurlTransfer) {
-        shared.withLock { state in
+        let wake = shared.withLock { state in
             transfer.cancelRequested = true
+            guard !state.isShutDown else { return false }
             state.cancelled.append(transfer)
+            return true
         }
-        curl_multi_wakeup(multi)
+        if wake { curl_multi_wakeup(multi) }
     }
 
     func shutdown() {
@@ -103,7 +106,7 @@ final class CurlMultiLoop: @unchecked Sendable {
                 let error = AWSError(code: .transportShutdown, message: "the HTTP transport was shut down")
                 for transfer in pending { transfer.resume(with: .failure(error)) }
                 for (handle, transfer) in active { finish(handle, transfer, .failure(error)) }
-                break
+                return
             }
             for transfer in pending { start(transfer) }
             for transfer in cancelled {
@@ -122,16 +125,17 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
             curl_multi_poll(multi, nil, 0, 1000, nil)
         }
+    }
+
+    deinit {
         for handle in idleHandles { curl_easy_cleanup(handle) }
-        idleHandles.removeAll()
         curl_multi_cleanup(multi)
     }
 
     private func start(_ transfer: CurlTransfer) {
         let handle: UnsafeMutableRawPointer
         if let idle = idleHandles.popLast() {
-            curl_easy_reset(idle)
-            handle = idle
+            handle = idle  // reset when it was pooled
         } else if let fresh = curl_easy_init() {
             handle = fresh
         } else {
@@ -139,13 +143,30 @@ final class CurlMultiLoop: @unchecked Sendable {
             return
         }
         if let error = transfer.configure(handle) {
-            idleHandles.append(handle)
+            recycle(handle, of: transfer)
             transfer.resume(with: .failure(error))
+            return
+        }
+        guard curl_multi_add_handle(multi, handle) == CURLM_OK else {
+            recycle(handle, of: transfer)
+            transfer.resume(with: .failure(AWSError(code: .transportFailure, message: "libcurl could not start \(transfer.request.method) \(transfer.request.endpoint)")))
             return
         }
         transfer.handle = handle
         active[handle] = transfer
-        curl_multi_add_handle(multi, handle)
+    }
+
+    /// Frees the transfer's curl resources and pools the handle, reset so that it points at nothing
+    /// of the finished transfer (callbacks' data, error buffer, header list).
+    private func recycle(_ handle: UnsafeMutableRawPointer, of transfer: CurlTransfer) {
+        curl_easy_reset(handle)
+        transfer.releaseResources()
+        transfer.handle = nil
+        if idleHandles.count < 32 {
+            idleHandles.append(handle)
+        } else {
+            curl_easy_cleanup(handle)
+        }
     }
 
     private func finish(_ handle: UnsafeMutableRawPointer, _ transfer: CurlTransfer, _ result: Result<HTTPResponse, any Error>) {
@@ -155,13 +176,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         if kcurl_easy_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK, connects > 0 {
             connectionsOpened.add(connects, ordering: .relaxed)
         }
-        transfer.releaseResources()
-        transfer.handle = nil
-        if idleHandles.count < 32 {
-            idleHandles.append(handle)
-        } else {
-            curl_easy_cleanup(handle)
-        }
+        recycle(handle, of: transfer)
         transfer.resume(with: result)
     }
 }

@@ -176,8 +176,13 @@ final class CurlTransfer: @unchecked Sendable {
         case CURLE_OPERATION_TIMEDOUT:
             errorCode = .timeout
             message = "\(target) timed out (connect timeout \(configuration.connectTimeout), request timeout \(timeout)): \(reason)"
-        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY,
-            CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
+        case _ where proxyRefusedConnect(handle):
+            errorCode = .proxyFailed
+            message = "the proxy refused to open a tunnel for \(target): \(reason)"
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
+            errorCode = .tlsVerificationFailed
+            message = "the server's TLS certificate could not be verified for \(target): \(reason)"
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR:
             errorCode = .connectionFailed
             message = "could not connect for \(target): \(reason)"
         case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE:
@@ -191,11 +196,21 @@ final class CurlTransfer: @unchecked Sendable {
     }
 }
 
+extension CurlTransfer {
+    /// Whether a proxy answered the `CONNECT` of an https request with an error (such as 407).
+    fileprivate func proxyRefusedConnect(_ handle: UnsafeMutableRawPointer) -> Bool {
+        guard configuration.proxy != nil else { return false }
+        var code = 0
+        return kcurl_easy_getinfo_long(handle, CURLINFO_HTTP_CONNECTCODE, &code) == CURLE_OK && code >= 300
+    }
+}
+
 extension Duration {
-    /// Whole milliseconds, rounded up, at least 1 for a positive duration; 0 for zero or less.
+    /// Whole milliseconds, rounded up, at least 1 (a zero or negative timeout must not become
+    /// curl's "no timeout").
     var milliseconds: Int {
         let (seconds, attoseconds) = components
-        guard seconds > 0 || attoseconds > 0 else { return 0 }
+        guard seconds > 0 || attoseconds > 0 else { return 1 }
         let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int(clamping: max(1, millis))
     }

@@ -35,7 +35,7 @@ public final class CurlTransport: HTTPTransport {
     }
 
     /// An HTTP proxy: requests go to it in absolute form (and through `CONNECT` for https).
-    public struct Proxy: Sendable, Hashable, CustomStringConvertible {
+    public struct Proxy: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
         public var host: String
         public var port: Int
         public var username: String?
@@ -54,6 +54,10 @@ public final class CurlTransport: HTTPTransport {
 
         public var description: String {
             "Proxy(\(host):\(port)\(username.map { ", username: \($0), password: <redacted>" } ?? ""))"
+        }
+        public var debugDescription: String { description }
+        public var customMirror: Mirror {
+            Mirror(self, children: ["host": host, "port": port, "username": username as Any, "password": "<redacted>", "noProxy": noProxy])
         }
     }
 

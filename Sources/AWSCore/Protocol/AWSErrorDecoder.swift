@@ -29,7 +29,7 @@ public enum AWSErrorDecoder {
         let parsed = try? JSONDecoder().decode(Body.self, from: Data(body))
         let requestID = headers["x-amzn-RequestId"] ?? headers["x-amz-request-id"]
         let rawCode = headers["x-amzn-ErrorType"] ?? parsed?.type ?? parsed?.code
-        let message = parsed?.message ?? parsed?.capitalMessage ?? parsed?.errorMessage
+        let message = (parsed?.message ?? parsed?.capitalMessage ?? parsed?.errorMessage).map(trimmingEchoedRequest)
         if let rawCode, let code = sanitize(rawCode) {
             return AWSError(code: AWSError.Code(code), message: message ?? "", statusCode: status, requestID: requestID)
         }
@@ -42,6 +42,17 @@ public enum AWSErrorDecoder {
             statusCode: status,
             requestID: requestID
         )
+    }
+
+    /// AWS's answer to a bad signature quotes the canonical request and string to sign it expected,
+    /// which hold the session token: keep only the first sentence.
+    static func trimmingEchoedRequest(_ message: String) -> String {
+        for marker in ["\n\nThe Canonical String", "The Canonical String for this request", "\n\nThe String-to-Sign"] {
+            if let range = message.firstRange(of: marker) {
+                return message[..<range.lowerBound].trimmingASCIIWhitespace() + " (the service's echo of the request is left out)"
+            }
+        }
+        return message
     }
 
     /// `ns#Code:url` -> `Code`; `nil` when nothing is left.

@@ -135,8 +135,9 @@ public struct AWSJSONClient: Sendable {
         }
     }
 
-    /// Calls `operation` and hands the successful response to `decode`, retrying failed attempts
-    /// (including responses that `decode` rejects with a transient error) by the retry policy.
+    /// Calls `operation` and hands the successful response to `decode`, retrying failed attempts by
+    /// the retry policy. A 2xx response that `decode` rejects is not sent again unless `decode`
+    /// throws a retryable error: the call may have had its effect.
     public func send<Output>(
         _ operation: String,
         body: [UInt8],
@@ -193,7 +194,12 @@ public struct AWSJSONClient: Sendable {
         signer.sign(&request, credentials: credentials, date: now())
         let response = try await transport.execute(request, timeout: timeout)
         guard (200..<300).contains(response.status) else {
-            throw AWSErrorDecoder.decode(status: response.status, headers: response.headers, body: response.body)
+            var error = AWSErrorDecoder.decode(status: response.status, headers: response.headers, body: response.body)
+            // Whatever a service (or a proxy in between) echoes, our secrets never leave in an error.
+            for secret in [credentials.secretAccessKey, credentials.sessionToken ?? ""] where !secret.isEmpty {
+                error.message = error.message.replacing(secret, with: "<redacted>")
+            }
+            throw error
         }
         return response
     }

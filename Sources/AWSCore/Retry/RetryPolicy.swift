@@ -11,9 +11,11 @@ public struct RetryPolicy: Sendable {
     public enum ErrorClass: Sendable, Hashable {
         /// The service asked us to slow down (`ProvisionedThroughputExceededException`, HTTP 429, ...).
         case throttling
-        /// Worth another try: 5xx, connection failures, timeouts, malformed responses.
+        /// Worth another try: 5xx, connection failures, timeouts.
         case transient
-        /// Retrying cannot help: validation errors, missing resources, bad credentials, cancellation.
+        /// Retrying cannot help, or could repeat an effect: validation errors, missing resources, bad
+        /// credentials, a 2xx response we cannot decode (the call may have succeeded), TLS
+        /// verification, cancellation.
         case final
     }
 
@@ -56,7 +58,7 @@ public struct RetryPolicy: Sendable {
     ]
     static let transientCodes: Set<AWSError.Code> = [
         .internalFailure, .internalServerError, .serviceUnavailable, .requestTimeout, .requestTimeoutException,
-        .connectionFailed, .connectionLost, .timeout, .malformedResponse,
+        .connectionFailed, .connectionLost, .timeout,
         AWSError.Code("IDPCommunicationError"), AWSError.Code("InternalError"),
     ]
 

@@ -49,19 +49,20 @@ public struct SigV4Signer: Sendable {
         self.keyCache = SigningKeyCache()
     }
 
-    /// Signs `request` in place: adds `Host`, `X-Amz-Date` (unless present), `X-Amz-Security-Token`
-    /// (for temporary credentials) and `Authorization`.
+    /// Signs `request` in place: adds `Host` (unless present), and sets `X-Amz-Date`,
+    /// `X-Amz-Security-Token` (for temporary credentials) and `Authorization`, replacing those of an
+    /// earlier signature.
     @discardableResult
     public func sign(_ request: inout HTTPRequest, credentials: AWSCredentials, date: Date) -> Signature {
         if !request.headers.contains("host") {
             request.headers.add(name: "Host", value: request.endpoint.hostHeader)
         }
-        if !request.headers.contains("x-amz-date") {
-            request.headers.add(name: "X-Amz-Date", value: AMZDate(date).timestamp)
-        }
+        // Re-signing (a retry) replaces the date, the token and the signature of the last attempt.
+        request.headers.replaceOrAdd(name: "X-Amz-Date", value: AMZDate(date).timestamp)
         request.headers.remove(name: "authorization")
+        request.headers.remove(name: "x-amz-security-token")
         if let token = credentials.sessionToken, options.signSessionToken {
-            request.headers.replaceOrAdd(name: "X-Amz-Security-Token", value: token)
+            request.headers.add(name: "X-Amz-Security-Token", value: token)
         }
         let result = signature(for: request, credentials: credentials, date: date)
         if let token = credentials.sessionToken, !options.signSessionToken {
