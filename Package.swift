@@ -11,10 +11,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "AWSCore", targets: ["AWSCore"]),
+        .library(name: "KinesisAPI", targets: ["KinesisAPI"]),
         .executable(name: "kinesis", targets: ["kinesis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
@@ -44,6 +46,15 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        .target(
+            name: "KinesisAPI",
+            dependencies: [
+                "AWSCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "kinesis",
             dependencies: [
@@ -58,10 +69,21 @@ let package = Package(
             dependencies: ["AWSCore"],
             swiftSettings: strictSwift
         ),
+        .testTarget(
+            name: "KinesisAPITests",
+            dependencies: ["KinesisAPI"],
+            swiftSettings: strictSwift
+        ),
         // Needs the local servers that `scripts/test` starts: the moto server and the HTTP fixture.
         .testTarget(
             name: "AWSCoreIntegrationTests",
             dependencies: ["AWSCore"],
+            swiftSettings: strictSwift
+        ),
+        // Needs the moto server (`scripts/test` starts it), Python's boto3 and aws-kinesis-agg.
+        .testTarget(
+            name: "KinesisAPIIntegrationTests",
+            dependencies: ["KinesisAPI"],
             swiftSettings: strictSwift
         ),
     ],
