@@ -111,7 +111,8 @@ import Testing
         for user in Self.sample().prefix(2) + [Self.sample()[3]] { builder.append(user) }
         let seed = Array(builder.build().dropFirst(4).dropLast(16))
         var decoded = 0, rejected = 0
-        for iteration in 0..<20_000 {
+        let iterations = fuzzIterations()
+        for iteration in 0..<iterations {
             var body: [UInt8]
             if iteration % 4 == 0 {
                 body = (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -135,7 +136,7 @@ import Testing
                 rejected += 1
             }
         }
-        #expect(decoded + rejected == 20_000)
+        #expect(decoded + rejected == iterations)
         #expect(decoded > 0 && rejected > 0)
     }
 }

@@ -73,3 +73,9 @@ import Testing
         #expect(Base64.decode(text) == nil, "\(text)")
     }
 }
+
+/// Iterations of the bounded fuzz tests: 20,000 in the suite, more with `KINESIS_FUZZ_ITERATIONS`
+/// (`scripts/fuzz`).
+func fuzzIterations() -> Int {
+    ProcessInfo.processInfo.environment["KINESIS_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 20_000
+}
