@@ -48,6 +48,7 @@ import Testing
             #expect(record.sequenceNumber.rawValue == reference.seq)
             #expect(record.partitionKey == reference.pk)
             #expect(Data(record.data).base64EncodedString() == reference.data)
+            #expect(record.encryptionType?.rawValue == reference.encryption)
             let arrival = try #require(record.approximateArrivalTimestamp?.timeIntervalSince1970)
             #expect(abs(arrival - reference.arrival) < 0.001)
         }

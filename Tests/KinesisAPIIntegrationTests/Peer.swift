@@ -45,6 +45,7 @@ enum Peer {
         var pk: String
         var data: String
         var arrival: Double
+        var encryption: String?
         var users: [UserRecordJSON]
     }
 

@@ -30,6 +30,31 @@ import Testing
         #expect(decoded == Self.sample())
     }
 
+    @Test func keysAreComparedByTheirBytes() throws {
+        // "é" precomposed and decomposed: equal as Swift strings, different bytes and hash keys.
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        #expect(composed == decomposed)
+        var builder = AggregatedRecordBuilder()
+        builder.append(UserRecord(partitionKey: composed, data: [1][...]))
+        builder.append(UserRecord(partitionKey: decomposed, data: [2][...]))
+        let decoded = try AggregatedRecordFormat.decode(builder.build()[...])
+        #expect(Array(decoded[0].partitionKey.utf8) == Array(composed.utf8))
+        #expect(Array(decoded[1].partitionKey.utf8) == Array(decomposed.utf8))
+        #expect(decoded[0].effectiveHashKey != decoded[1].effectiveHashKey)
+    }
+
+    @Test func aggregateRoutesLikeItsFirstRecord() {
+        var builder = AggregatedRecordBuilder()
+        #expect(builder.explicitHashKey == nil)
+        builder.append(UserRecord(partitionKey: "first", data: [1][...]))
+        builder.append(UserRecord(partitionKey: "second", explicitHashKey: 7, data: [2][...]))
+        #expect(builder.partitionKey == "first")
+        #expect(builder.explicitHashKey == HashKey.of(partitionKey: "first"))
+        var explicit = AggregatedRecordBuilder()
+        explicit.append(UserRecord(partitionKey: "p", explicitHashKey: 99, data: [1][...]))
+        #expect(explicit.explicitHashKey == 99)
+    }
+
     @Test func respectsTheSizeLimit() {
         var builder = AggregatedRecordBuilder(maxBytes: 1000)
         var added = 0

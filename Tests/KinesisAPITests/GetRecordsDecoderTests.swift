@@ -101,12 +101,33 @@ import Testing
         (#"{"Records":[{"SequenceNumber":"1","PartitionKey":"p"}]}"#, "has no Data"),
         (#"{"Records":[],"MillisBehindLatest":"soon"}"#, "not valid JSON"),
         (#"{"Records":[]} trailing"#, "unexpected data after"),
-        (#"{"ChildShards":[{"ShardId":"s"}]}"#, "ChildShards is malformed"),
+        (#"{"Records":[],"ChildShards":[{"ShardId":"s"}]}"#, "ChildShards is malformed"),
+        // Not a GetRecords answer (a proxy's, say): no Records, so no "end of shard" either.
+        ("{}", "the response has no Records"),
+        (#"{"NextShardIterator":"AAAA","MillisBehindLatest":0}"#, "the response has no Records"),
+        (#"{"Records":[{"SequenceNumber":"1","PartitionKey":"p","Data":"QU\u00e9=="}]}"#, "record 0: Data is not valid base64"),
     ])
     func malformedBodiesGiveNamedErrors(_ body: String, _ problem: String) {
         let error = #expect(throws: AWSError.self) { _ = try GetRecordsDecoder.decode(Array(body.utf8)) }
         #expect(error?.code == .malformedResponse)
         #expect(error?.message.contains(problem) == true, "\(error?.message ?? "")")
+    }
+
+    /// Escaped base64 whose escape hides non-ASCII bytes once wrote past the output buffer (the
+    /// bytes grew into U+FFFD when unescaped): it must be rejected without writing anything.
+    @Test func escapedDataWithInvalidBytesIsRejected() {
+        var body = Array(#"{"Records":[{"Data":"\/"#.utf8)
+        body += Array(repeating: 0xFF, count: 4001)
+        body += Array(#"","SequenceNumber":"1","PartitionKey":"p"}]}"#.utf8)
+        let error = #expect(throws: AWSError.self) { _ = try GetRecordsDecoder.decode(body) }
+        #expect(error?.message.contains("Data is not valid base64") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func escapedSlashesInDataAreDecoded() throws {
+        let body = #"{"Records":[{"Data":"\/\/\/\/","SequenceNumber":"1","PartitionKey":"p"},{"Data":"\u0041\u0041==","SequenceNumber":"2","PartitionKey":"p"}],"NextShardIterator":"x"}"#
+        let output = try GetRecordsDecoder.decode(Array(body.utf8))
+        #expect(Array(output.records[0].data) == [0xFF, 0xFF, 0xFF])
+        #expect(Array(output.records[1].data) == [0x00])
     }
 
     /// Random responses, encoded by Foundation's JSONSerialization (escaping `/` and non-ASCII as it
@@ -152,15 +173,19 @@ import Testing
     @Test func survivesMutatedBodies() {
         var generator = SystemRandomNumberGenerator()
         let seeds = [Self.referenceExample, Self.closedShardAfterSplit].map { Array($0.utf8) }
-        let interesting: [UInt8] = Array("{}[]\",:\\0123456789eE+-.tfnu=A/ ".utf8) + [0x00, 0xFF, 0xC3]
+        let interesting: [UInt8] = Array("{}[]\",:\\0123456789eE+-.tfnu=A/ ".utf8) + [0x00, 0xFF, 0xC3, 0x80]
         var decoded = 0, rejected = 0
         let iterations = fuzzIterations()
         for iteration in 0..<iterations {
             var body = seeds[iteration % seeds.count]
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
                 let position = Int.random(in: 0..<body.count, using: &generator)
-                switch Int.random(in: 0..<4, using: &generator) {
+                switch Int.random(in: 0..<5, using: &generator) {
                 case 0: body[position] = interesting.randomElement(using: &generator)!
+                case 4:
+                    // An escape (often `\/`, as in base64 from writers that escape slashes) followed
+                    // by bytes that are not ASCII.
+                    body.insert(contentsOf: [0x5C, [0x2F, 0x75, 0x5C].randomElement(using: &generator)!] + Array(repeating: 0xFF, count: Int.random(in: 0...64, using: &generator)), at: position)
                 case 1: body.remove(at: position)
                 case 2: body.insert(interesting.randomElement(using: &generator)!, at: position)
                 default: body = Array(body.prefix(position))

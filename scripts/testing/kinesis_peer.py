@@ -106,6 +106,7 @@ def main():
                     out.append({
                         "shardId": shard["ShardId"], "seq": r["SequenceNumber"], "pk": r["PartitionKey"],
                         "data": b64(r["Data"]), "arrival": r["ApproximateArrivalTimestamp"].timestamp(),
+                        "encryption": r.get("EncryptionType"),
                         "users": user_records(r["Data"], r["PartitionKey"]),
                     })
                 if not response["Records"]:

@@ -171,10 +171,13 @@ public struct AggregatedRecordBuilder: Sendable {
     /// The largest aggregated record (magic and checksum included) the builder makes; KPL's
     /// default `AggregationMaxSize` is 51,200 bytes, Kinesis's limit 1 MiB with the partition key.
     public let maxBytes: Int
-    private var partitionKeys: [String] = []
-    private var partitionKeyIndex: [String: UInt64] = [:]
-    private var explicitHashKeys: [String] = []
-    private var explicitHashKeyIndex: [String: UInt64] = [:]
+    // Tables keyed by UTF-8 bytes: `String` equality is canonical equivalence, which would merge
+    // keys whose bytes (and so whose MD5 hash keys) differ.
+    private var partitionKeys: [[UInt8]] = []
+    private var partitionKeyIndex: [[UInt8]: UInt64] = [:]
+    private var explicitHashKeys: [[UInt8]] = []
+    private var explicitHashKeyIndex: [[UInt8]: UInt64] = [:]
+    private var firstRecordHashKey: UInt128?
     private var recordMessages = ProtobufWriter()
     private var protobufSize = 0
     /// How many user records have been added.
@@ -188,8 +191,16 @@ public struct AggregatedRecordBuilder: Sendable {
     /// The size of the aggregated record built now.
     public var encodedSize: Int { AggregatedRecordFormat.magic.count + protobufSize + AggregatedRecordFormat.digestSize }
 
-    /// The partition key of the aggregated record: the first user record's (as KPL does).
-    public var partitionKey: String? { partitionKeys.first }
+    /// The partition key to send the aggregated record with: the first user record's (as KPL does).
+    ///
+    /// - Important: Send the aggregated record with ``explicitHashKey`` too, so that it lands on the
+    ///   shard of its first user record whatever that record's routing; and keep ``maxBytes`` plus
+    ///   the partition key's size within Kinesis's 1 MiB record limit.
+    public var partitionKey: String? { partitionKeys.first.map { String(decoding: $0, as: UTF8.self) } }
+
+    /// The explicit hash key to send the aggregated record with: the first user record's hash key
+    /// (its explicit one, or the MD5 of its partition key), as KPL does.
+    public var explicitHashKey: UInt128? { firstRecordHashKey }
 
     /// The size the aggregated record would have with `record` added.
     public func encodedSize(adding record: UserRecord) -> Int {
@@ -198,14 +209,15 @@ public struct AggregatedRecordBuilder: Sendable {
 
     private func addedSize(_ record: UserRecord) -> (total: Int, newPartitionKey: Bool, newHashKey: Bool) {
         var size = 0
-        let newPartitionKey = partitionKeyIndex[record.partitionKey] == nil
-        if newPartitionKey { size += ProtobufWriter.lengthDelimitedFieldSize(record.partitionKey.utf8.count) }
-        let keyIndex = partitionKeyIndex[record.partitionKey] ?? UInt64(partitionKeys.count)
+        let partitionKey = Array(record.partitionKey.utf8)
+        let newPartitionKey = partitionKeyIndex[partitionKey] == nil
+        if newPartitionKey { size += ProtobufWriter.lengthDelimitedFieldSize(partitionKey.count) }
+        let keyIndex = partitionKeyIndex[partitionKey] ?? UInt64(partitionKeys.count)
         var message = 1 + ProtobufWriter.varintSize(keyIndex)
         var newHashKey = false
-        if let hashKey = record.explicitHashKey?.description {
+        if let hashKey = record.explicitHashKey.map({ Array($0.description.utf8) }) {
             newHashKey = explicitHashKeyIndex[hashKey] == nil
-            if newHashKey { size += ProtobufWriter.lengthDelimitedFieldSize(hashKey.utf8.count) }
+            if newHashKey { size += ProtobufWriter.lengthDelimitedFieldSize(hashKey.count) }
             message += 1 + ProtobufWriter.varintSize(explicitHashKeyIndex[hashKey] ?? UInt64(explicitHashKeys.count))
         }
         message += ProtobufWriter.lengthDelimitedFieldSize(record.data.count)
@@ -222,13 +234,15 @@ public struct AggregatedRecordBuilder: Sendable {
     public mutating func append(_ record: UserRecord) -> Bool {
         let (added, newPartitionKey, newHashKey) = addedSize(record)
         guard encodedSize + added <= maxBytes else { return false }
+        let partitionKey = Array(record.partitionKey.utf8)
         if newPartitionKey {
-            partitionKeyIndex[record.partitionKey] = UInt64(partitionKeys.count)
-            partitionKeys.append(record.partitionKey)
+            partitionKeyIndex[partitionKey] = UInt64(partitionKeys.count)
+            partitionKeys.append(partitionKey)
         }
+        if count == 0 { firstRecordHashKey = record.effectiveHashKey }
         var message = ProtobufWriter()
-        message.writeVarintField(field: 1, partitionKeyIndex[record.partitionKey]!)
-        if let hashKey = record.explicitHashKey?.description {
+        message.writeVarintField(field: 1, partitionKeyIndex[partitionKey]!)
+        if let hashKey = record.explicitHashKey.map({ Array($0.description.utf8) }) {
             if newHashKey {
                 explicitHashKeyIndex[hashKey] = UInt64(explicitHashKeys.count)
                 explicitHashKeys.append(hashKey)
@@ -252,8 +266,8 @@ public struct AggregatedRecordBuilder: Sendable {
     public func build() -> [UInt8] {
         var protobuf = ProtobufWriter()
         protobuf.bytes.reserveCapacity(protobufSize)
-        for key in partitionKeys { protobuf.writeLengthDelimited(field: 1, Array(key.utf8)) }
-        for key in explicitHashKeys { protobuf.writeLengthDelimited(field: 2, Array(key.utf8)) }
+        for key in partitionKeys { protobuf.writeLengthDelimited(field: 1, key) }
+        for key in explicitHashKeys { protobuf.writeLengthDelimited(field: 2, key) }
         protobuf.bytes.append(contentsOf: recordMessages.bytes)
         precondition(protobuf.bytes.count == protobufSize, "aggregated record size bookkeeping is off")
         var output = AggregatedRecordFormat.magic

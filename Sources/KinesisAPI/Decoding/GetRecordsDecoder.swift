@@ -40,10 +40,12 @@ public enum GetRecordsDecoder {
         var nextShardIterator: String?
         var millisBehindLatest: Int64?
         var childShards: [ChildShard]?
+        var sawRecords = false
         var failure: DecodeFailure?
+        let capacity = Base64.maxDecodedCount(raw.count)
 
         // All base64 in the body decodes to at most 3/4 of the body's size.
-        let storage = [UInt8](unsafeUninitializedCapacity: Base64.maxDecodedCount(raw.count)) { buffer, written in
+        var storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, written in
             written = 0
             var scanner = JSONScanner(raw)
             do {
@@ -53,7 +55,8 @@ public enum GetRecordsDecoder {
                         let key = try scanner.readString()
                         try scanner.expect(UInt8(ascii: ":"))
                         if scanner.equals(key, "Records") {
-                            try readRecords(&scanner, into: buffer.baseAddress!, written: &written, pending: &pending)
+                            sawRecords = true
+                            try readRecords(&scanner, into: buffer, written: &written, pending: &pending)
                         } else if scanner.equals(key, "NextShardIterator") {
                             nextShardIterator = scanner.consumeNull() ? nil : try scanner.value(of: try scanner.readString())
                         } else if scanner.equals(key, "MillisBehindLatest") {
@@ -69,6 +72,10 @@ public enum GetRecordsDecoder {
                     try scanner.expect(UInt8(ascii: "}"))
                 }
                 guard scanner.peek() == nil else { throw scanner.fail("unexpected data after the response object") }
+                // AWS always sends Records (empty at the tip or the end of a shard). Without it, this
+                // is not a GetRecords answer (a proxy's `{}`, say), and a missing NextShardIterator
+                // must not be taken for the end of the shard.
+                guard sawRecords else { throw DecodeFailure(message: "the response has no Records") }
             } catch let error as JSONScanner.Failure {
                 failure = DecodeFailure(message: "not valid JSON: \(error.message) at byte \(error.offset)")
             } catch let error as DecodeFailure {
@@ -78,6 +85,12 @@ public enum GetRecordsDecoder {
             }
         }
         if let failure { throw failure }
+        // The buffer was sized for the worst case (all of the body base64); when the data took much
+        // less, keep only what it took: one copy, so that records do not pin the difference.
+        let used = pending.last?.data.upperBound ?? 0
+        if used < capacity / 2 {
+            storage = Array(storage[..<used])
+        }
         let records = pending.map { record in
             Record(
                 sequenceNumber: record.sequenceNumber,
@@ -92,7 +105,7 @@ public enum GetRecordsDecoder {
 
     private static func readRecords(
         _ scanner: inout JSONScanner,
-        into output: UnsafeMutablePointer<UInt8>,
+        into output: UnsafeMutableBufferPointer<UInt8>,
         written: inout Int,
         pending: inout [PendingRecord]
     ) throws -> Void {
@@ -116,11 +129,20 @@ public enum GetRecordsDecoder {
                         let text = try scanner.readString()
                         let start = written
                         let decoded: Int?
+                        func decode(_ base64: UnsafeRawBufferPointer) throws -> Int? {
+                            // Never past the buffer, whatever the input (sized for all of the body).
+                            guard start + Base64.maxDecodedCount(base64.count) <= output.count else {
+                                throw DecodeFailure(message: "record \(position): Data is larger than the response could hold")
+                            }
+                            return Base64.decode(base64, into: output.baseAddress! + start)
+                        }
                         if text.hasEscapes {
-                            let unescaped = try scanner.unescapedBytes(of: text)
-                            decoded = unescaped.withUnsafeBytes { Base64.decode($0, into: output + start) }
+                            guard let unescaped = scanner.unescapedASCII(of: text) else {
+                                throw DecodeFailure(message: "record \(position): Data is not valid base64")
+                            }
+                            decoded = try unescaped.withUnsafeBytes { try decode($0) }
                         } else {
-                            decoded = Base64.decode(scanner.slice(text), into: output + start)
+                            decoded = try decode(scanner.slice(text))
                         }
                         guard let decoded else {
                             throw DecodeFailure(message: "record \(position): Data is not valid base64")

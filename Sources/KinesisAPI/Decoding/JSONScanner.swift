@@ -127,9 +127,36 @@ struct JSONScanner {
         return try Self.unescape(raw, offset: string.range.lowerBound)
     }
 
-    /// The string's value as UTF-8 bytes, escapes decoded (for base64 that a writer escaped `\/`).
-    func unescapedBytes(of string: RawString) throws(Failure) -> [UInt8] {
-        Array(try value(of: string).utf8)
+    /// The string's value with escapes decoded, when it is all ASCII (as base64 text is, even when a
+    /// writer escaped its `/` as `\/`); `nil` when it holds anything else. Never longer than the
+    /// raw string.
+    func unescapedASCII(of string: RawString) -> [UInt8]? {
+        let raw = slice(string)
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var index = 0
+        while index < raw.count {
+            let byte = raw[index]
+            guard byte < 0x80 else { return nil }
+            guard byte == UInt8(ascii: "\\") else {
+                out.append(byte)
+                index += 1
+                continue
+            }
+            guard index + 1 < raw.count else { return nil }
+            switch raw[index + 1] {
+            case UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""):
+                out.append(raw[index + 1])
+                index += 2
+            case UInt8(ascii: "u"):
+                guard index + 6 <= raw.count, let code = UInt8(String(decoding: UnsafeRawBufferPointer(rebasing: raw[(index + 2)..<(index + 6)]), as: UTF8.self), radix: 16), code < 0x80 else { return nil }
+                out.append(code)
+                index += 6
+            default:
+                return nil
+            }
+        }
+        return out
     }
 
     static func unescape(_ raw: UnsafeRawBufferPointer, offset: Int) throws(Failure) -> String {
