@@ -25,14 +25,24 @@ let package = Package(
             path: "Benchmarks/AWSCoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // What the decoding benchmarks share: GetRecords bodies as Kinesis writes them, and
+        // Foundation's way of decoding them.
+        .target(name: "BenchmarkSupport", path: "Sources/BenchmarkSupport"),
         .executableTarget(
             name: "KinesisAPIBenchmarks",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "KinesisAPI", package: mainPackage),
             ],
             path: "Benchmarks/KinesisAPIBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // A plain program for counting instructions under valgrind (`scripts/count-instructions`).
+        .executableTarget(
+            name: "DecodeInstructions",
+            dependencies: ["BenchmarkSupport", .product(name: "KinesisAPI", package: mainPackage)],
+            path: "Sources/DecodeInstructions"
         ),
     ],
     swiftLanguageModes: [.v6]
