@@ -30,7 +30,7 @@ public struct StreamMode: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A stream's status.
-public struct StreamStatus: Sendable, Hashable, CustomStringConvertible, Codable {
+public struct StreamStatus: Sendable, Hashable, CustomStringConvertible, StringValueCodable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let creating = StreamStatus(rawValue: "CREATING")
@@ -38,25 +38,15 @@ public struct StreamStatus: Sendable, Hashable, CustomStringConvertible, Codable
     public static let active = StreamStatus(rawValue: "ACTIVE")
     public static let updating = StreamStatus(rawValue: "UPDATING")
     public var description: String { rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// Server-side encryption of a record or stream: `NONE` or `KMS`.
-public struct EncryptionType: Sendable, Hashable, CustomStringConvertible, Codable {
+public struct EncryptionType: Sendable, Hashable, CustomStringConvertible, StringValueCodable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let none = EncryptionType(rawValue: "NONE")
     public static let kms = EncryptionType(rawValue: "KMS")
     public var description: String { rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// What `DescribeStreamSummary` tells of a stream.
@@ -226,5 +216,22 @@ public struct StreamConsumer: Sendable, Hashable, Decodable {
     enum CodingKeys: String, CodingKey {
         case consumerName = "ConsumerName", consumerARN = "ConsumerARN", consumerStatus = "ConsumerStatus"
         case consumerCreationTimestamp = "ConsumerCreationTimestamp", streamARN = "StreamARN"
+    }
+}
+
+/// A struct of one string that travels as a bare JSON string (the API's enumerations, kept open).
+public protocol StringValueCodable: Codable {
+    var rawValue: String { get }
+    init(rawValue: String)
+}
+
+extension StringValueCodable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
