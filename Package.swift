@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .library(name: "AWSCore", targets: ["AWSCore"]),
         .library(name: "KinesisAPI", targets: ["KinesisAPI"]),
+        .library(name: "DynamoDBAPI", targets: ["DynamoDBAPI"]),
+        .library(name: "KinesisLeases", targets: ["KinesisLeases"]),
         .executable(name: "kinesis", targets: ["kinesis"]),
     ],
     dependencies: [
@@ -55,6 +57,31 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        .target(
+            name: "DynamoDBAPI",
+            dependencies: [
+                "AWSCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // libsqlite3 as a system library, for the embedded lease store.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "KinesisLeases",
+            dependencies: [
+                "AWSCore",
+                "KinesisAPI",
+                "DynamoDBAPI",
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "kinesis",
             dependencies: [
@@ -72,6 +99,20 @@ let package = Package(
         .testTarget(
             name: "KinesisAPITests",
             dependencies: ["KinesisAPI"],
+            swiftSettings: strictSwift
+        ),
+        // A second process for the SQLite store's two-process test.
+        .executableTarget(
+            name: "LeaseContender",
+            dependencies: ["KinesisLeases"],
+            path: "Tests/LeaseContender",
+            swiftSettings: strictSwift
+        ),
+        // The lease stores' conformance suite: in memory, SQLite on disk, and DynamoDB through the
+        // moto server (`scripts/test` starts it), with boto3 for KCL's table layout.
+        .testTarget(
+            name: "KinesisLeasesIntegrationTests",
+            dependencies: ["KinesisLeases", "LeaseContender"],
             swiftSettings: strictSwift
         ),
         // Needs the local servers that `scripts/test` starts: the moto server and the HTTP fixture.
