@@ -38,6 +38,17 @@ let package = Package(
             path: "Benchmarks/KinesisAPIBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "LeaseStoreBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KinesisLeases", package: mainPackage),
+                .product(name: "DynamoDBAPI", package: mainPackage),
+                .product(name: "AWSCore", package: mainPackage),
+            ],
+            path: "Benchmarks/LeaseStoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // A plain program for counting instructions under valgrind (`scripts/count-instructions`).
         .executableTarget(
             name: "DecodeInstructions",

@@ -176,9 +176,11 @@ public struct DynamoDBClient: Sendable {
     }
 
     /// Every item of the table (all pages), read consistently by default.
-    public func scan(_ table: String, consistentRead: Bool = true, filter: Expression? = nil) async throws -> [Item] {
+    /// - Parameter pageSize: Items per `Scan` call (`Limit`); `nil` for DynamoDB's 1 MB pages.
+    public func scan(_ table: String, consistentRead: Bool = true, filter: Expression? = nil, pageSize: Int? = nil) async throws -> [Item] {
         struct Input: Encodable {
             var TableName: String
+            var Limit: Int?
             var ConsistentRead: Bool
             var ExclusiveStartKey: Item?
             var FilterExpression: String?
@@ -190,7 +192,7 @@ public struct DynamoDBClient: Sendable {
         var start: Item?
         repeat {
             let page = try await send("Scan", Input(
-                TableName: table, ConsistentRead: consistentRead, ExclusiveStartKey: start, FilterExpression: filter?.text,
+                TableName: table, Limit: pageSize, ConsistentRead: consistentRead, ExclusiveStartKey: start, FilterExpression: filter?.text,
                 ExpressionAttributeNames: filter?.names.nilIfEmpty, ExpressionAttributeValues: filter?.values.nilIfEmpty
             ), as: Output.self)
             items += page.Items ?? []
