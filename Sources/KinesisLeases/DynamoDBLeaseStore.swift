@@ -32,13 +32,15 @@ public struct DynamoDBLeaseStore: LeaseStore {
         static let pendingCheckpointSub = "pendingCheckpointSubSequenceNumber", pendingCheckpointState = "pendingCheckpointState"
         static let parentShardID = "parentShardId", childShardIDs = "childShardIds"
         static let startingHashKey = "startingHashKey", endingHashKey = "endingHashKey", entityType = "entityType"
+        /// KCL 3.x: the worker handing a lease over gracefully.
+        static let checkpointOwner = "checkpointOwner"
     }
 
     public func prepare() async throws {
         try await storeCall(nil) {
             if let table = try await dynamoDB.describeTable(tableName) {
-                guard table.keySchema.contains(where: { $0.attributeName == Attribute.leaseKey && $0.keyType == "HASH" }) else {
-                    throw LeaseStoreError(code: .malformed, leaseKey: nil, message: "table \(tableName) exists but its hash key is not leaseKey: it is not a lease table")
+                guard table.keySchema.count == 1, table.keySchema[0].attributeName == Attribute.leaseKey, table.keySchema[0].keyType == "HASH" else {
+                    throw LeaseStoreError(code: .malformed, leaseKey: nil, message: "table \(tableName) exists but its key is not the hash key leaseKey alone: it is not a lease table")
                 }
                 if table.tableStatus != "ACTIVE" { _ = try await dynamoDB.waitUntilActive(tableName) }
                 return
@@ -75,31 +77,37 @@ public struct DynamoDBLeaseStore: LeaseStore {
     }
 
     public func renew(_ lease: Lease) async throws -> Lease {
-        do {
-            return try await update(lease, checkingOwner: true, "renew", set: [:])
-        } catch let error as LeaseStoreError where error.code == .stale {
-            return try await recognizeEarlierRenewal(of: lease)
+        try await writeRecognizingRetry(lease, "renew", looksWritten: { $0.owner == lease.owner }) {
+            try await update(lease, checkingOwner: true, "renew", set: [:])
         }
     }
 
     public func take(_ lease: Lease, owner: String) async throws -> Lease {
-        var set: [String: AttributeValue] = [Attribute.leaseOwner: .string(owner)]
-        if lease.owner != owner {
-            set[Attribute.ownerSwitches] = .number(lease.ownerSwitchesSinceCheckpoint + 1)
+        LeaseWritePreconditions.check(owner: owner)
+        let set: [String: AttributeValue] = [
+            Attribute.leaseOwner: .string(owner),
+            Attribute.ownerSwitches: .number(Self.ownerSwitches(afterTaking: lease, by: owner)),
+        ]
+        // KCL 3.x clears a graceful handoff's `checkpointOwner` on every take and eviction.
+        return try await writeRecognizingRetry(lease, "take", looksWritten: { $0.owner == owner }) {
+            try await update(lease, checkingOwner: false, "take", set: set, remove: [Attribute.checkpointOwner])
         }
-        return try await update(lease, checkingOwner: false, "take", set: set)
     }
 
     public func checkpoint(_ lease: Lease, _ checkpoint: Checkpoint) async throws -> Lease {
-        try await update(lease, checkingOwner: true, "checkpoint", set: [
-            Attribute.checkpoint: .string(checkpoint.value),
-            Attribute.checkpointSub: .number(checkpoint.subSequenceNumber),
-            Attribute.ownerSwitches: .number(0),
-        ], remove: [Attribute.pendingCheckpoint, Attribute.pendingCheckpointSub, Attribute.pendingCheckpointState])
+        try await writeRecognizingRetry(lease, "checkpoint", looksWritten: { $0.owner == lease.owner && $0.checkpoint == checkpoint }) {
+            try await update(lease, checkingOwner: true, "checkpoint", set: [
+                Attribute.checkpoint: .string(checkpoint.value),
+                Attribute.checkpointSub: .number(checkpoint.subSequenceNumber),
+                Attribute.ownerSwitches: .number(0),
+            ], remove: [Attribute.pendingCheckpoint, Attribute.pendingCheckpointSub, Attribute.pendingCheckpointState])
+        }
     }
 
     public func release(_ lease: Lease) async throws -> Lease {
-        try await update(lease, checkingOwner: true, "release", set: [:], remove: [Attribute.leaseOwner])
+        try await writeRecognizingRetry(lease, "release", looksWritten: { $0.owner == nil }) {
+            try await update(lease, checkingOwner: true, "release", set: [:], remove: [Attribute.leaseOwner, Attribute.checkpointOwner])
+        }
     }
 
     public func recordChildShards(_ lease: Lease, _ childShardIDs: Set<String>) async throws -> Lease {
@@ -114,10 +122,18 @@ public struct DynamoDBLeaseStore: LeaseStore {
         do {
             try await dynamoDB.deleteItem(tableName, key: key(lease.leaseKey), condition: .init(condition, names: names, values: values))
         } catch let error as AWSError where error.code == .conditionalCheckFailed {
-            throw LeaseStoreError.stale(lease, "delete")
+            throw try await missingOrStale(lease, "delete")
         } catch {
             throw Self.failure(error, lease.leaseKey, "delete")
         }
+    }
+
+    /// Why a conditional write was refused: the lease is gone (or is not a lease), or it changed.
+    private func missingOrStale(_ lease: Lease, _ action: String) async throws -> LeaseStoreError {
+        guard try await self.lease(lease.leaseKey) != nil else {
+            return LeaseStoreError(code: .notFound, leaseKey: lease.leaseKey, message: "could not \(action): no such lease")
+        }
+        return .stale(lease, action)
     }
 
     // MARK: Writing
@@ -164,7 +180,7 @@ public struct DynamoDBLeaseStore: LeaseStore {
             )
             return try Self.lease(from: item)
         } catch let error as AWSError where error.code == .conditionalCheckFailed {
-            throw LeaseStoreError.stale(lease, action)
+            throw try await missingOrStale(lease, action)
         } catch let error as LeaseStoreError {
             throw error
         } catch {

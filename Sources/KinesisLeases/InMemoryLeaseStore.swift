@@ -21,22 +21,19 @@ public actor InMemoryLeaseStore: LeaseStore {
     }
 
     public func renew(_ lease: Lease) async throws -> Lease {
-        do {
-            return try write(lease, checkingOwner: true, "renew") { _ in }
-        } catch let error as LeaseStoreError where error.code == .stale {
-            return try await recognizeEarlierRenewal(of: lease)
-        }
+        try write(lease, checkingOwner: true, "renew", looksWritten: { $0.owner == lease.owner }) { _ in }
     }
 
     public func take(_ lease: Lease, owner: String) async throws -> Lease {
-        try write(lease, checkingOwner: false, "take") { stored in
-            if stored.owner != owner { stored.ownerSwitchesSinceCheckpoint += 1 }
+        LeaseWritePreconditions.check(owner: owner)
+        return try write(lease, checkingOwner: false, "take", looksWritten: { $0.owner == owner }) { stored in
+            stored.ownerSwitchesSinceCheckpoint = Self.ownerSwitches(afterTaking: stored, by: owner)
             stored.owner = owner
         }
     }
 
     public func checkpoint(_ lease: Lease, _ checkpoint: Checkpoint) async throws -> Lease {
-        try write(lease, checkingOwner: true, "checkpoint") { stored in
+        try write(lease, checkingOwner: true, "checkpoint", looksWritten: { $0.owner == lease.owner && $0.checkpoint == checkpoint }) { stored in
             stored.checkpoint = checkpoint
             stored.ownerSwitchesSinceCheckpoint = 0
             stored.pendingCheckpoint = nil
@@ -45,11 +42,11 @@ public actor InMemoryLeaseStore: LeaseStore {
     }
 
     public func release(_ lease: Lease) async throws -> Lease {
-        try write(lease, checkingOwner: true, "release") { $0.owner = nil }
+        try write(lease, checkingOwner: true, "release", looksWritten: { $0.owner == nil }) { $0.owner = nil }
     }
 
     public func recordChildShards(_ lease: Lease, _ childShardIDs: Set<String>) async throws -> Lease {
-        try write(lease, checkingOwner: false, "record child shards") { $0.childShardIDs = childShardIDs }
+        try write(lease, checkingOwner: false, "record child shards", looksWritten: nil) { $0.childShardIDs = childShardIDs }
     }
 
     public func delete(_ lease: Lease) async throws {
@@ -60,11 +57,14 @@ public actor InMemoryLeaseStore: LeaseStore {
         stored[lease.leaseKey] = nil
     }
 
-    private func write(_ lease: Lease, checkingOwner: Bool, _ action: String, _ change: (inout Lease) -> Void) throws -> Lease {
+    /// A fenced write; a refused one is an earlier attempt's success when `looksWritten` says so
+    /// (the rule of `LeaseStore.isEarlierSuccess`).
+    private func write(_ lease: Lease, checkingOwner: Bool, _ action: String, looksWritten: ((Lease) -> Bool)? = nil, _ change: (inout Lease) -> Void) throws -> Lease {
         guard var current = stored[lease.leaseKey] else {
             throw LeaseStoreError(code: .notFound, leaseKey: lease.leaseKey, message: "could not \(action): no such lease")
         }
         guard current.counter == lease.counter, !checkingOwner || current.owner == lease.owner else {
+            if let looksWritten, Self.isEarlierSuccess(current, of: lease, looksWritten) { return current }
             throw LeaseStoreError.stale(lease, action)
         }
         change(&current)

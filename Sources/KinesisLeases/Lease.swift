@@ -23,8 +23,11 @@ public struct Checkpoint: Sendable, Hashable, CustomStringConvertible {
     public static let shardEnd = Checkpoint(value: "SHARD_END", subSequenceNumber: 0)
 
     /// Everything up to and including this record (and user record) is processed.
+    ///
+    /// - Precondition: `subSequenceNumber` is below 2^63 (KCL stores it as a signed 64-bit number).
     public static func at(_ sequenceNumber: SequenceNumber, subSequenceNumber: UInt64 = 0) -> Checkpoint {
-        Checkpoint(value: sequenceNumber.rawValue, subSequenceNumber: subSequenceNumber)
+        precondition(subSequenceNumber <= UInt64(Int64.max), "a sub-sequence number is below 2^63")
+        return Checkpoint(value: sequenceNumber.rawValue, subSequenceNumber: subSequenceNumber)
     }
 
     static let sentinels: Set<String> = ["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "SHARD_END"]

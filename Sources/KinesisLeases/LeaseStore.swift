@@ -21,12 +21,15 @@ public protocol LeaseStore: Sendable {
     /// Stores `lease` unless one with its key exists; returns whether it was created.
     func createIfAbsent(_ lease: Lease) async throws -> Bool
 
-    /// Renews a lease its owner holds (fenced on counter and owner). A renew whose earlier attempt
-    /// succeeded but whose answer was lost (the stored counter is one more, same owner) succeeds,
-    /// as in KCL.
+    /// Renews a lease its owner holds (fenced on counter and owner).
+    ///
+    /// Like ``take(_:owner:)``, ``checkpoint(_:_:)`` and ``release(_:)``, a renew sent again after
+    /// its earlier attempt succeeded but its answer was lost (the stored lease is one write ahead
+    /// and as this write would leave it) returns that success, as KCL does for renewals.
     func renew(_ lease: Lease) async throws -> Lease
 
-    /// Takes the lease for `owner` (fenced on counter); counts an owner switch when the owner changes.
+    /// Takes the lease for `owner` (fenced on counter); counts an owner switch when the lease had
+    /// another owner (as KCL does: not for a lease nobody held).
     func take(_ lease: Lease, owner: String) async throws -> Lease
 
     /// Records a checkpoint (fenced on counter and owner); resets the owner switches and clears the
@@ -45,12 +48,47 @@ public protocol LeaseStore: Sendable {
 }
 
 extension LeaseStore {
-    /// The shared rule for a renew that found the lease changed: it is a success when the stored
-    /// lease is exactly one renewal ahead under the same owner (an earlier attempt succeeded).
-    func recognizeEarlierRenewal(of lease: Lease) async throws -> Lease {
-        if let current = try await self.lease(lease.leaseKey), current.owner == lease.owner, current.counter == lease.counter + 1 {
+    /// The shared rule for a write that found the lease changed: it is the success of an earlier
+    /// attempt of the same write (retried because its answer was lost) when the stored lease is
+    /// exactly one write ahead and looks as this write would have left it. KCL applies this rule to
+    /// renewals; it holds for takes, checkpoints and releases too, since owners are unique.
+    func recognizeEarlierWrite(of lease: Lease, _ action: String, _ looksWritten: (Lease) -> Bool) async throws -> Lease {
+        guard let current = try await self.lease(lease.leaseKey) else {
+            throw LeaseStoreError(code: .notFound, leaseKey: lease.leaseKey, message: "could not \(action): no such lease")
+        }
+        if Self.isEarlierSuccess(current, of: lease, looksWritten) {
             return current
         }
-        throw LeaseStoreError.stale(lease, "renew")
+        throw LeaseStoreError.stale(lease, action)
+    }
+
+    /// The rule itself: one write ahead of `lease`, and as the write would have left it.
+    static func isEarlierSuccess(_ current: Lease, of lease: Lease, _ looksWritten: (Lease) -> Bool) -> Bool {
+        current.counter == lease.counter + 1 && looksWritten(current)
+    }
+
+    /// Runs a renew, take, checkpoint or release; when it is refused as stale, applies
+    /// `recognizeEarlierWrite`.
+    func writeRecognizingRetry(_ lease: Lease, _ action: String, looksWritten: (Lease) -> Bool, _ write: () async throws -> Lease) async throws -> Lease {
+        do {
+            return try await write()
+        } catch let error as LeaseStoreError where error.code == .stale {
+            return try await recognizeEarlierWrite(of: lease, action, looksWritten)
+        }
+    }
+
+    /// KCL's rule: a take counts an owner switch only when the lease had another owner.
+    static func ownerSwitches(afterTaking lease: Lease, by owner: String) -> Int64 {
+        if let previous = lease.owner, previous != owner {
+            return lease.ownerSwitchesSinceCheckpoint + 1
+        }
+        return lease.ownerSwitchesSinceCheckpoint
+    }
+}
+
+/// The checks every store makes of a write's arguments (programming errors, not data).
+enum LeaseWritePreconditions {
+    static func check(owner: String) {
+        precondition(!owner.isEmpty, "a lease owner is never empty: KCL tables index leaseOwner")
     }
 }

@@ -51,7 +51,10 @@ final class SQLiteConnection: @unchecked Sendable {
         }
         let connection = SQLiteConnection(queue: queue, handle: handle, path: path)
         // WAL: readers do not block the writer, and several processes can share the file.
-        _ = try await connection.run { try $0.execute("PRAGMA journal_mode=WAL") }
+        let mode = try await connection.run { try $0.execute("PRAGMA journal_mode=WAL") }
+        guard mode.first?.first?.text?.lowercased() == "wal" else {
+            throw Failure(message: "SQLite database \(path) could not use WAL mode (journal mode \(mode.first?.first?.text ?? "unknown")); the lease store needs it to be shared by several processes")
+        }
         _ = try await connection.run { try $0.execute("PRAGMA synchronous=FULL") }
         return connection
     }
@@ -63,7 +66,9 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     deinit {
-        sqlite3_close_v2(handle)
+        // Closing may checkpoint the WAL and fsync: on the connection's queue, not the caller's thread.
+        nonisolated(unsafe) let handle = handle
+        queue.async { sqlite3_close_v2(handle) }
     }
 
     /// Runs `body` on the connection's queue.
@@ -88,6 +93,7 @@ final class SQLiteConnection: @unchecked Sendable {
             case .null: code = sqlite3_bind_null(statement, position)
             case .integer(let number): code = sqlite3_bind_int64(statement, position, number)
             case .text(let text): code = sqlite3_bind_text(statement, position, text, -1, sqliteTransient)
+            case .blob(let bytes) where bytes.isEmpty: code = sqlite3_bind_zeroblob(statement, position, 0)
             case .blob(let bytes): code = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), sqliteTransient) }
             }
             guard code == SQLITE_OK else { throw Failure(message: "SQLite could not bind a value: \(String(cString: sqlite3_errmsg(handle)))") }

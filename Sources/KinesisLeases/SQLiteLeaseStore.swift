@@ -64,28 +64,33 @@ public final class SQLiteLeaseStore: LeaseStore {
     }
 
     public func renew(_ lease: Lease) async throws -> Lease {
-        do {
-            return try await update(lease, checkingOwner: true, "renew", set: "", [])
-        } catch let error as LeaseStoreError where error.code == .stale {
-            return try await recognizeEarlierRenewal(of: lease)
+        try await writeRecognizingRetry(lease, "renew", looksWritten: { $0.owner == lease.owner }) {
+            try await update(lease, checkingOwner: true, "renew", set: "", [])
         }
     }
 
     public func take(_ lease: Lease, owner: String) async throws -> Lease {
-        let switches = lease.owner == owner ? lease.ownerSwitchesSinceCheckpoint : lease.ownerSwitchesSinceCheckpoint + 1
-        return try await update(lease, checkingOwner: false, "take", set: "owner = ?, owner_switches = ?,", [.text(owner), .integer(switches)])
+        LeaseWritePreconditions.check(owner: owner)
+        let switches = Self.ownerSwitches(afterTaking: lease, by: owner)
+        return try await writeRecognizingRetry(lease, "take", looksWritten: { $0.owner == owner }) {
+            try await update(lease, checkingOwner: false, "take", set: "owner = ?, owner_switches = ?,", [.text(owner), .integer(switches)])
+        }
     }
 
     public func checkpoint(_ lease: Lease, _ checkpoint: Checkpoint) async throws -> Lease {
-        try await update(
-            lease, checkingOwner: true, "checkpoint",
-            set: "checkpoint = ?, checkpoint_sub = ?, owner_switches = 0, pending_checkpoint = NULL, pending_checkpoint_sub = NULL, pending_checkpoint_state = NULL,",
-            [.text(checkpoint.value), .integer(Int64(checkpoint.subSequenceNumber))]
-        )
+        try await writeRecognizingRetry(lease, "checkpoint", looksWritten: { $0.owner == lease.owner && $0.checkpoint == checkpoint }) {
+            try await update(
+                lease, checkingOwner: true, "checkpoint",
+                set: "checkpoint = ?, checkpoint_sub = ?, owner_switches = 0, pending_checkpoint = NULL, pending_checkpoint_sub = NULL, pending_checkpoint_state = NULL,",
+                [.text(checkpoint.value), .integer(Int64(checkpoint.subSequenceNumber))]
+            )
+        }
     }
 
     public func release(_ lease: Lease) async throws -> Lease {
-        try await update(lease, checkingOwner: true, "release", set: "owner = NULL,", [])
+        try await writeRecognizingRetry(lease, "release", looksWritten: { $0.owner == nil }) {
+            try await update(lease, checkingOwner: true, "release", set: "owner = NULL,", [])
+        }
     }
 
     public func recordChildShards(_ lease: Lease, _ childShardIDs: Set<String>) async throws -> Lease {
@@ -98,6 +103,8 @@ public final class SQLiteLeaseStore: LeaseStore {
         }
         guard !rows.isEmpty else { throw try await missingOrStale(lease, "delete") }
     }
+
+
 
     // MARK: Helpers
 

@@ -91,7 +91,8 @@ import Testing
         _ = try await store.renew(taken)
         let raw = try boto3("print(json.dumps(raw('shardId-000000000003'), default=str))", table: store.tableName)
         #expect(raw.contains(#""throughputKBps": {"N": "12.5"}"#))
-        #expect(raw.contains(#""checkpointOwner": {"S": "kcl3-handoff"}"#))
+        // ... except KCL 3.x's handoff marker, which KCL itself clears on every take and eviction.
+        #expect(!raw.contains("checkpointOwner"))
         #expect(raw.contains(#""leaseOwner": {"S": "swift-worker"}"#))
         #expect(raw.contains(#""leaseCounter": {"N": "9"}"#))
     }
@@ -137,7 +138,7 @@ import Testing
         // Even a write aimed at it with the right counter is refused, and a delete too.
         let impostor = Lease(leaseKey: "worker-metrics-1", counter: 5)
         let error = await #expect(throws: LeaseStoreError.self) { _ = try await store.take(impostor, owner: "w") }
-        #expect(error?.code == .stale)
+        #expect(error?.code == .notFound, "another entity is no lease")
         _ = await #expect(throws: LeaseStoreError.self) { try await store.delete(impostor) }
         #expect(try await !store.createIfAbsent(impostor))
         let after = try boto3("print(json.dumps(raw('worker-metrics-1'), sort_keys=True))", table: store.tableName)

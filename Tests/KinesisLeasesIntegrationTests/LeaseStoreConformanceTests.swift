@@ -71,8 +71,10 @@ enum Moto {
         let taken = try await store.take(original, owner: "worker-a")
         #expect(taken.owner == "worker-a")
         #expect(taken.counter == original.counter + 1)
-        #expect(taken.ownerSwitchesSinceCheckpoint == 1)
+        #expect(taken.ownerSwitchesSinceCheckpoint == 0, "taking a lease nobody held is no owner switch (as in KCL)")
         await expectStale { _ = try await store.take(original, owner: "worker-b") }  // stale counter
+        // The same take sent again (its answer lost): the earlier attempt's success.
+        #expect(try await store.take(original, owner: "worker-a") == taken)
 
         let renewed = try await store.renew(taken)
         #expect(renewed.counter == taken.counter + 1)
@@ -84,24 +86,34 @@ enum Moto {
         impostor.owner = "worker-b"
         await expectStale { _ = try await store.renew(impostor) }  // right counter, wrong owner
 
+        var wrongOwner = renewed
+        wrongOwner.owner = "worker-b"
+        await expectStale { _ = try await store.checkpoint(wrongOwner, .shardEnd) }
+        await expectStale { _ = try await store.release(wrongOwner) }
+
         let checkpointed = try await store.checkpoint(renewed, .at(Self.sequence, subSequenceNumber: 7))
         #expect(checkpointed.checkpoint == .at(Self.sequence, subSequenceNumber: 7))
         #expect(checkpointed.checkpoint.sequenceNumber == Self.sequence)
         #expect(checkpointed.ownerSwitchesSinceCheckpoint == 0, "a checkpoint resets the owner switches")
         #expect(checkpointed.counter == renewed.counter + 1)
+        #expect(try await store.checkpoint(renewed, .at(Self.sequence, subSequenceNumber: 7)) == checkpointed, "a retried checkpoint")
 
         // A stale checkpoint changes nothing.
         await expectStale { _ = try await store.checkpoint(renewed, .shardEnd) }
         #expect(try await store.lease("shardId-000000000001") == checkpointed)
 
-        let released = try await store.release(checkpointed)
-        #expect(released.owner == nil)
-        await expectStale { _ = try await store.release(checkpointed) }
-        let stolen = try await store.take(released, owner: "worker-b")
+        // Taken over from a live owner: an owner switch.
+        let stolen = try await store.take(checkpointed, owner: "worker-b")
         #expect(stolen.owner == "worker-b")
         #expect(stolen.ownerSwitchesSinceCheckpoint == 1)
         let again = try await store.take(stolen, owner: "worker-b")
         #expect(again.ownerSwitchesSinceCheckpoint == 1, "taking a lease one already holds is no switch")
+        let released = try await store.release(again)
+        #expect(released.owner == nil)
+        #expect(try await store.release(again) == released, "a retried release")
+        await expectStale { _ = try await store.release(stolen) }
+        let retaken = try await store.take(released, owner: "worker-c")
+        #expect(retaken.ownerSwitchesSinceCheckpoint == 1, "a released lease's take is no further switch")
         #expect(again.checkpoint == .at(Self.sequence, subSequenceNumber: 7), "the checkpoint survives a change of owner")
         #expect(again.parentShardIDs == ["shardId-000000000000"])
         #expect(again.hashKeyRange == Self.fresh().hashKeyRange)
@@ -120,8 +132,15 @@ enum Moto {
         #expect(try await store.lease("shardId-000000000001") != nil)
         try await store.delete(withChildren)
         #expect(try await store.lease("shardId-000000000001") == nil)
-        let error = await #expect(throws: LeaseStoreError.self) { _ = try await store.take(withChildren, owner: "w") }
-        #expect(error?.code == .notFound || error?.code == .stale)
+        for write in [
+            { _ = try await store.take(withChildren, owner: "w") },
+            { _ = try await store.checkpoint(withChildren, .shardEnd) },
+            { _ = try await store.recordChildShards(withChildren, []) },
+            { try await store.delete(withChildren) },
+        ] as [() async throws -> Void] {
+            let error = await #expect(throws: LeaseStoreError.self) { try await write() }
+            #expect(error?.code == .notFound, "\(String(describing: error))")
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
