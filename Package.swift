@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "KinesisAPI", targets: ["KinesisAPI"]),
         .library(name: "DynamoDBAPI", targets: ["DynamoDBAPI"]),
         .library(name: "KinesisLeases", targets: ["KinesisLeases"]),
+        .library(name: "KinesisTestKit", targets: ["KinesisTestKit"]),
         .executable(name: "kinesis", targets: ["kinesis"]),
     ],
     dependencies: [
@@ -82,6 +83,12 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // An in-process Kinesis behind the transport seam, for our tests and our users'.
+        .target(
+            name: "KinesisTestKit",
+            dependencies: ["AWSCore", "KinesisAPI"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "kinesis",
             dependencies: [
@@ -99,6 +106,11 @@ let package = Package(
         .testTarget(
             name: "KinesisAPITests",
             dependencies: ["KinesisAPI"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KinesisTestKitTests",
+            dependencies: ["KinesisTestKit", "KinesisAPI", "AWSCore"],
             swiftSettings: strictSwift
         ),
         // A second process for the SQLite store's two-process test.
@@ -124,7 +136,7 @@ let package = Package(
         // Needs the moto server (`scripts/test` starts it), Python's boto3 and aws-kinesis-agg.
         .testTarget(
             name: "KinesisAPIIntegrationTests",
-            dependencies: ["KinesisAPI"],
+            dependencies: ["KinesisAPI", "KinesisTestKit"],
             swiftSettings: strictSwift
         ),
     ],
