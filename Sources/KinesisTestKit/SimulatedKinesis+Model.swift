@@ -19,6 +19,8 @@ extension SimulatedKinesis {
     /// moves `trimmed` (the absolute index of the first record still there).
     struct ShardState {
         var id: String
+        /// The shard's number, which its sequence numbers carry.
+        var ordinal: Int
         var parent: String?
         var adjacentParent: String?
         var range: HashKeyRange
@@ -32,6 +34,8 @@ extension SimulatedKinesis {
         /// Times of recent GetRecords calls and their bytes; recent writes (records, bytes).
         var reads: [(Date, Int)] = []
         var writes: [(Date, Int)] = []
+        /// With limits on: reads are refused until then (2 MiB a second: a 10 MiB read blocks 5 s).
+        var readBlockedUntil: Date?
 
         var isOpen: Bool { endingSequenceNumber == nil }
         /// Absolute index one past the last record.
@@ -59,14 +63,29 @@ extension SimulatedKinesis {
         var sequence: UInt64 = 0
         var faults = Faults()
         var limitsEnabled = false
-        var random = SplitMix64(seed: 0x5EED)
+        /// Draws for the fault shares only, so that the faults a test sees repeat run after run.
+        var faultRandom = SplitMix64(seed: 0x5EED)
+        var iteratorNonce: UInt64 = 0
         var calls: [String: Int] = [:]
 
-        mutating func nextSequenceNumber() -> SequenceNumber {
+        /// 56 digits, as real ones have today: "49", the shard's number (10 digits), then the
+        /// stream-wide counter (44 digits). Increasing in a shard, unique in the stream, and they tell
+        /// which shard they belong to.
+        mutating func nextSequenceNumber(shard ordinal: Int) -> SequenceNumber {
             sequence += 1
-            // 56 digits, as real ones have today: "49", then the counter.
-            let digits = String(sequence)
-            return SequenceNumber("49" + String(repeating: "0", count: 54 - digits.count) + digits)!
+            return SequenceNumber("49" + Self.padded(ordinal, 10) + Self.padded(Int(sequence), 44))!
+        }
+
+        static func padded(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: width - digits.count) + digits
+        }
+
+        /// The shard number a sequence number of ours carries; `nil` for one that is not ours.
+        static func shardOrdinal(of sequenceNumber: SequenceNumber) -> Int? {
+            let digits = sequenceNumber.rawValue
+            guard digits.count == 56, digits.hasPrefix("49") else { return nil }
+            return Int(digits.dropFirst(2).prefix(10))
         }
     }
 

@@ -10,7 +10,7 @@ extension SimulatedKinesis {
     static let iteratorLifetime: TimeInterval = 300
     static let maxRecordBytes = 1024 * 1024
 
-    static func handle(_ operation: String, body: [UInt8], state: inout State, now: Date) throws -> HTTPResponse {
+    static func handle(_ operation: String, body: [UInt8], state: inout State, now: Date, failingEntries: Set<Int> = []) throws -> HTTPResponse {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
         func input<T: Decodable>(_ type: T.Type) throws -> T {
@@ -29,7 +29,7 @@ extension SimulatedKinesis {
         case "GetShardIterator": return try getShardIterator(input(GetShardIteratorInput.self), &state, now)
         case "GetRecords": return try getRecords(input(GetRecordsInput.self), &state, now)
         case "PutRecord": return try putRecord(input(PutRecordInput.self), &state, now)
-        case "PutRecords": return try putRecords(input(PutRecordsInput.self), &state, now)
+        case "PutRecords": return try putRecords(input(PutRecordsInput.self), failing: failingEntries, &state, now)
         case "SplitShard": return try splitShard(input(SplitShardInput.self), &state, now)
         case "MergeShards": return try mergeShards(input(MergeShardsInput.self), &state, now)
         case "UpdateShardCount": return try updateShardCount(input(UpdateShardCountInput.self), &state, now)
@@ -100,20 +100,29 @@ extension SimulatedKinesis {
         return stream
     }
 
-    /// `count` shards covering the whole hash-key space evenly.
+    /// `count` shards covering the whole hash-key space as AWS divides it: shard `i` starts at
+    /// `i * floor(2^128 / count)`, and the last one ends at `2^128 - 1`.
     static func evenRanges(_ count: Int) -> [HashKeyRange] {
-        let step = UInt128.max / UInt128(count)
+        precondition(count >= 1, "at least one shard")
+        if count == 1 { return [HashKeyRange(startingHashKey: 0, endingHashKey: UInt128.max)] }
+        let n = UInt128(count)
+        // floor(2^128 / n): floor((2^128 - 1) / n), plus one when n divides 2^128 (a power of two).
+        let step = UInt128.max / n + (n & (n - 1) == 0 ? 1 : 0)
         return (0..<count).map { index in
-            let start = index == 0 ? 0 : step * UInt128(index) + UInt128(index)
-            let end = index == count - 1 ? UInt128.max : step * UInt128(index + 1) + UInt128(index)
+            let start = step * UInt128(index)
+            let end = index == count - 1 ? UInt128.max : step * UInt128(index + 1) - 1
             return HashKeyRange(startingHashKey: start, endingHashKey: end)
         }
     }
 
     static func newShard(_ stream: inout StreamState, _ range: HashKeyRange, parent: String? = nil, adjacentParent: String? = nil, _ state: inout State, _ now: Date) -> String {
-        let id = "shardId-" + String(repeating: "0", count: 12 - String(stream.nextShardIndex).count) + String(stream.nextShardIndex)
+        let ordinal = stream.nextShardIndex
+        let id = "shardId-" + State.padded(ordinal, 12)
         stream.nextShardIndex += 1
-        stream.shards.append(ShardState(id: id, parent: parent, adjacentParent: adjacentParent, range: range, startingSequenceNumber: state.nextSequenceNumber(), openedAt: now))
+        stream.shards.append(ShardState(
+            id: id, ordinal: ordinal, parent: parent, adjacentParent: adjacentParent, range: range,
+            startingSequenceNumber: state.nextSequenceNumber(shard: ordinal), openedAt: now
+        ))
         return id
     }
 
@@ -173,12 +182,17 @@ extension SimulatedKinesis {
 
     static func listShards(_ input: ListShardsInput, _ state: State, _ now: Date) throws -> HTTPResponse {
         struct Output: Encodable { var Shards: [ShardOutput]; var NextToken: String? }
-        struct Token: Codable { var stream: String; var offset: Int; var filter: String?; var after: String? }
+        /// A page's position: the whole request (stream, filter with its argument, start) and the last
+        /// shard returned, so that a shard that closes between pages is neither lost nor repeated.
+        struct Token: Codable {
+            var stream: String; var filterType: String?; var filterShardID: String?; var filterTimestamp: Double?
+            var exclusiveStart: String?; var last: String
+        }
         let limit = min(max(input.MaxResults ?? 1000, 1), 10_000)
-        var streamName: String
-        var offset = 0
-        var after = input.ExclusiveStartShardId
+        let streamName: String
+        var exclusiveStart = input.ExclusiveStartShardId
         var filter = input.ShardFilter
+        var after: String?
         if let text = input.NextToken {
             guard input.StreamName == nil, input.StreamARN == nil, input.ShardFilter == nil, input.ExclusiveStartShardId == nil else {
                 throw ServiceError.invalid("NextToken cannot be combined with StreamName, StreamARN, ShardFilter or ExclusiveStartShardId")
@@ -187,34 +201,45 @@ extension SimulatedKinesis {
                 throw ServiceError(code: "ExpiredNextTokenException", message: "NextToken is not valid")
             }
             streamName = token.stream
-            offset = token.offset
-            after = token.after
-            filter = token.filter.map { ListShardsInput.Filter(Type: $0, ShardId: nil, Timestamp: nil) }
+            exclusiveStart = token.exclusiveStart
+            filter = token.filterType.map { ListShardsInput.Filter(Type: $0, ShardId: token.filterShardID, Timestamp: token.filterTimestamp.map(Date.init(timeIntervalSince1970:))) }
+            after = token.last
         } else {
             streamName = try self.streamName(input.StreamName, input.StreamARN)
         }
         guard let stream = state.streams[streamName] else { throw ServiceError.notFound("Stream \(streamName) not found.") }
+        /// Open at `time`: opened at or before it, and not closed before it.
+        func openAt(_ shard: ShardState, _ time: Date) -> Bool { shard.openedAt <= time && (shard.closedAt.map { $0 >= time } ?? true) }
+        func openAtOrAfter(_ shard: ShardState, _ time: Date) -> Bool { shard.closedAt.map { $0 >= time } ?? true }
         var shards = stream.shards
-        if let after { shards = shards.filter { $0.id > after } }
+        if let exclusiveStart { shards = shards.filter { $0.id > exclusiveStart } }
         if let filter {
+            let horizon = max(now.addingTimeInterval(-Double(stream.retentionHours) * 3600), stream.createdAt)
             switch filter.Type {
             case "AT_LATEST": shards = shards.filter(\.isOpen)
-            case "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON":
-                // Every shard whose records are not all past retention.
-                let horizon = now.addingTimeInterval(-Double(stream.retentionHours) * 3600)
-                shards = shards.filter { $0.closedAt.map { $0 >= horizon } ?? true }
+            case "AT_TRIM_HORIZON": shards = shards.filter { openAt($0, horizon) }
+            case "FROM_TRIM_HORIZON": shards = shards.filter { openAtOrAfter($0, horizon) }
             case "AFTER_SHARD_ID":
                 guard let id = filter.ShardId else { throw ServiceError.invalid("AFTER_SHARD_ID needs ShardId") }
                 shards = shards.filter { $0.id > id }
-            case "AT_TIMESTAMP", "FROM_TIMESTAMP":
-                guard let time = filter.Timestamp else { throw ServiceError.invalid("\(filter.Type) needs Timestamp") }
-                shards = shards.filter { filter.Type == "AT_TIMESTAMP" ? ($0.openedAt <= time && ($0.closedAt.map { $0 > time } ?? true)) : ($0.closedAt.map { $0 > time } ?? true) }
+            case "AT_TIMESTAMP":
+                guard let time = filter.Timestamp else { throw ServiceError.invalid("AT_TIMESTAMP needs Timestamp") }
+                shards = shards.filter { openAt($0, time) }
+            case "FROM_TIMESTAMP":
+                guard let time = filter.Timestamp else { throw ServiceError.invalid("FROM_TIMESTAMP needs Timestamp") }
+                shards = shards.filter { openAtOrAfter($0, time) }
             default: throw ServiceError.invalid("unknown ShardFilter type \(filter.Type)")
             }
         }
-        let page = Array(shards.dropFirst(offset).prefix(limit))
-        let more = offset + page.count < shards.count
-        let token = more ? try JSONEncoder().encode(Token(stream: streamName, offset: offset + page.count, filter: filter?.Type, after: after)).base64EncodedString() : nil
+        if let after { shards = shards.filter { $0.id > after } }
+        let page = Array(shards.prefix(limit))
+        var token: String?
+        if shards.count > page.count, let last = page.last?.id {
+            token = try JSONEncoder().encode(Token(
+                stream: streamName, filterType: filter?.Type, filterShardID: filter?.ShardId,
+                filterTimestamp: filter?.Timestamp?.timeIntervalSince1970, exclusiveStart: exclusiveStart, last: last
+            )).base64EncodedString()
+        }
         return try ok(Output(Shards: page.map { shard in
             var range = ["StartingSequenceNumber": shard.startingSequenceNumber.rawValue]
             if let end = shard.endingSequenceNumber { range["EndingSequenceNumber"] = end.rawValue }
@@ -265,10 +290,16 @@ extension SimulatedKinesis {
             guard let text = input.StartingSequenceNumber, let value = SequenceNumber(text) else {
                 throw ServiceError.invalid("StartingSequenceNumber is required for \(input.ShardIteratorType)")
             }
-            guard value >= shard.startingSequenceNumber, shard.endingSequenceNumber.map({ value <= $0 }) ?? true else {
+            guard let ordinal = State.shardOrdinal(of: value) else {
                 throw ServiceError.invalid("StartingSequenceNumber \(value) used in GetShardIterator on shard \(shard.id) in stream \(stream.name) under account \(accountID) is invalid because it did not come from this stream.")
             }
+            guard ordinal == shard.ordinal else {
+                throw ServiceError.invalid("Invalid StartingSequenceNumber. It encodes shardId-\(State.padded(ordinal, 12)), while it was used in a call to a shard with \(shard.id)")
+            }
             return value
+        }
+        if ["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"].contains(input.ShardIteratorType), input.StartingSequenceNumber != nil {
+            throw ServiceError.invalid("StartingSequenceNumber is only for AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER")
         }
         let available = shard.records.indices.map { $0 + shard.trimmed }
         switch input.ShardIteratorType {
@@ -286,7 +317,8 @@ extension SimulatedKinesis {
         default:
             throw ServiceError.invalid("ShardIteratorType \(input.ShardIteratorType) is not one of TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, AT_TIMESTAMP")
         }
-        let token = Iterator(stream: stream.name, shard: shard.id, position: position, issued: now).encoded(nonce: UInt64(state.random.nextUnit() * 1e15))
+        state.iteratorNonce += 1
+        let token = Iterator(stream: stream.name, shard: shard.id, position: position, issued: now).encoded(nonce: state.iteratorNonce)
         return try ok(["ShardIterator": token])
     }
 
@@ -307,7 +339,9 @@ extension SimulatedKinesis {
         if state.limitsEnabled {
             shard.reads.removeAll { now.timeIntervalSince($0.0) >= 1 }
             guard shard.reads.count < 5 else { throw ServiceError.throughput("Rate exceeded for shard \(shard.id) in stream \(stream.name) under account \(accountID).") }
-            guard shard.reads.reduce(0, { $0 + $1.1 }) < 2 * 1024 * 1024 else { throw ServiceError.throughput("Rate exceeded for shard \(shard.id): more than 2 MiB read in the last second.") }
+            if let blocked = shard.readBlockedUntil, now < blocked {
+                throw ServiceError.throughput("Rate exceeded for shard \(shard.id): the last reads used the 2 MiB a second until \(blocked).")
+            }
         }
         var position = max(iterator.position, shard.trimmed)
         var records: [RecordOutput] = []
@@ -325,6 +359,12 @@ extension SimulatedKinesis {
             position += 1
         }
         shard.reads.append((now, bytes))
+        // A read of b bytes uses b / 2 MiB seconds of the shard's budget (a 10 MiB read blocks the
+        // next 5 s, as the API reference says), counted in whole milliseconds.
+        let blockedMillis = bytes * 1000 / (2 * 1024 * 1024)
+        if state.limitsEnabled, blockedMillis > 0 {
+            shard.readBlockedUntil = now.addingTimeInterval(Double(blockedMillis) / 1000)
+        }
         stream.shards[index] = shard
         state.streams[stream.name] = stream
         let behind: Int64 = position >= shard.end ? 0 : Int64(max(0, now.timeIntervalSince(shard.record(at: position).arrival)) * 1000)
@@ -334,66 +374,86 @@ extension SimulatedKinesis {
             }
             return try ok(Output(Records: records, NextShardIterator: nil, MillisBehindLatest: behind, ChildShards: children))
         }
-        let next = Iterator(stream: stream.name, shard: shard.id, position: position, issued: now).encoded(nonce: UInt64(state.random.nextUnit() * 1e15))
+        state.iteratorNonce += 1
+        let next = Iterator(stream: stream.name, shard: shard.id, position: position, issued: now).encoded(nonce: state.iteratorNonce)
         return try ok(Output(Records: records, NextShardIterator: next, MillisBehindLatest: behind, ChildShards: nil))
     }
 
     // MARK: Writing
 
-    /// Validates and routes one record; appends it to its shard.
-    static func append(_ data: String, _ partitionKey: String, _ explicitHashKey: String?, to name: String, _ state: inout State, _ now: Date) throws -> (shardID: String, sequenceNumber: SequenceNumber) {
+    /// A validated record and the shard it goes to.
+    struct Routed {
+        var shardIndex: Int
+        var partitionKey: String
+        var data: [UInt8]
+        var explicitHashKey: UInt128?
+    }
+
+    /// Validates one record and routes it; writes nothing.
+    static func route(_ data: String, _ partitionKey: String, _ explicitHashKey: String?, in stream: StreamState) throws -> Routed {
         guard (1...256).contains(partitionKey.count) else { throw ServiceError.invalid("PartitionKey must be 1 to 256 characters long") }
         guard let decoded = Data(base64Encoded: data) else { throw ServiceError(code: "SerializationException", message: "Data is not valid base64") }
         guard decoded.count + partitionKey.utf8.count <= maxRecordBytes else {
             throw ServiceError(code: "ValidationException", message: "a record's data and partition key exceed 1 MiB")
         }
         var hashKey = HashKey.of(partitionKey: partitionKey)
+        var explicit: UInt128?
         if let explicitHashKey {
             guard let value = HashKey.parse(explicitHashKey) else { throw ServiceError.invalid("ExplicitHashKey '\(explicitHashKey)' is not a decimal number below 2^128") }
             hashKey = value
+            explicit = value
         }
-        guard var stream = state.streams[name] else { throw ServiceError.notFound("Stream \(name) under account \(accountID) not found.") }
         guard let index = stream.shards.firstIndex(where: { $0.isOpen && $0.range.contains(hashKey) }) else {
             throw ServiceError(status: 500, code: "InternalFailure", message: "no open shard holds hash key \(hashKey)")
         }
+        return Routed(shardIndex: index, partitionKey: partitionKey, data: Array(decoded), explicitHashKey: explicit)
+    }
+
+    /// Appends a routed record to its shard, within the write limits when they are on.
+    static func commit(_ record: Routed, to name: String, _ state: inout State, _ now: Date) throws -> (shardID: String, sequenceNumber: SequenceNumber) {
+        guard var stream = state.streams[name] else { throw ServiceError.notFound("Stream \(name) under account \(accountID) not found.") }
+        var shard = stream.shards[record.shardIndex]
         if state.limitsEnabled {
-            stream.shards[index].writes.removeAll { now.timeIntervalSince($0.0) >= 1 }
-            let recent = stream.shards[index].writes
-            guard recent.count < 1000, recent.reduce(0, { $0 + $1.1 }) + decoded.count <= 1024 * 1024 else {
-                throw ServiceError.throughput("Rate exceeded for shard \(stream.shards[index].id) in stream \(name) under account \(accountID).")
+            shard.writes.removeAll { now.timeIntervalSince($0.0) >= 1 }
+            guard shard.writes.count < 1000, shard.writes.reduce(0, { $0 + $1.1 }) + record.data.count <= 1024 * 1024 else {
+                throw ServiceError.throughput("Rate exceeded for shard \(shard.id) in stream \(name) under account \(accountID).")
             }
         }
-        let sequence = state.nextSequenceNumber()
-        stream.shards[index].records.append(StoredRecord(sequenceNumber: sequence, partitionKey: partitionKey, data: Array(decoded), arrival: now, explicitHashKey: explicitHashKey.flatMap(HashKey.parse)))
-        stream.shards[index].writes.append((now, decoded.count))
+        let sequence = state.nextSequenceNumber(shard: shard.ordinal)
+        shard.records.append(StoredRecord(sequenceNumber: sequence, partitionKey: record.partitionKey, data: record.data, arrival: now, explicitHashKey: record.explicitHashKey))
+        shard.writes.append((now, record.data.count))
+        stream.shards[record.shardIndex] = shard
         state.streams[name] = stream
-        return (stream.shards[index].id, sequence)
+        return (shard.id, sequence)
     }
 
     static func putRecord(_ input: PutRecordInput, _ state: inout State, _ now: Date) throws -> HTTPResponse {
-        let name = try stream(input.StreamName, input.StreamARN, state).name
-        let (shardID, sequence) = try append(input.Data, input.PartitionKey, input.ExplicitHashKey, to: name, &state, now)
+        let stream = try stream(input.StreamName, input.StreamARN, state)
+        let routed = try route(input.Data, input.PartitionKey, input.ExplicitHashKey, in: stream)
+        let (shardID, sequence) = try commit(routed, to: stream.name, &state, now)
         return try ok(["ShardId": shardID, "SequenceNumber": sequence.rawValue, "EncryptionType": "NONE"])
     }
 
-    static func putRecords(_ input: PutRecordsInput, _ state: inout State, _ now: Date) throws -> HTTPResponse {
+    static func putRecords(_ input: PutRecordsInput, failing: Set<Int>, _ state: inout State, _ now: Date) throws -> HTTPResponse {
         struct Result: Encodable { var SequenceNumber: String?; var ShardId: String?; var ErrorCode: String?; var ErrorMessage: String? }
         struct Output: Encodable { var FailedRecordCount: Int; var Records: [Result]; var EncryptionType = "NONE" }
-        let name = try stream(input.StreamName, input.StreamARN, state).name
+        let stream = try stream(input.StreamName, input.StreamARN, state)
         guard (1...500).contains(input.Records.count) else { throw ServiceError.invalid("PutRecords takes 1 to 500 records, not \(input.Records.count)") }
-        let total = input.Records.reduce(0) { $0 + ($1.Data.count / 4 * 3) + $1.PartitionKey.utf8.count }
-        guard total <= 5 * 1024 * 1024 + 1500 else { throw ServiceError.invalid("a PutRecords request holds at most 5 MiB") }
-        let failEntry = state.faults.failPutRecordsEntry
+        // The whole request is validated before anything is written, as the service does.
+        let routed = try input.Records.map { try route($0.Data, $0.PartitionKey, $0.ExplicitHashKey, in: stream) }
+        guard routed.reduce(0, { $0 + $1.data.count + $1.partitionKey.utf8.count }) <= 5 * 1024 * 1024 else {
+            throw ServiceError.invalid("a PutRecords request holds at most 5 MiB")
+        }
         var results: [Result] = []
-        for (index, entry) in input.Records.enumerated() {
-            if let failEntry, failEntry(index, entry.PartitionKey) {
+        for (index, record) in routed.enumerated() {
+            if failing.contains(index) {
                 results.append(Result(ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."))
                 continue
             }
             do {
-                let (shardID, sequence) = try append(entry.Data, entry.PartitionKey, entry.ExplicitHashKey, to: name, &state, now)
+                let (shardID, sequence) = try commit(record, to: stream.name, &state, now)
                 results.append(Result(SequenceNumber: sequence.rawValue, ShardId: shardID))
-            } catch let failure as ServiceError where failure.code == "ProvisionedThroughputExceededException" || failure.code == "InternalFailure" {
+            } catch let failure as ServiceError where failure.code == "ProvisionedThroughputExceededException" {
                 results.append(Result(ErrorCode: failure.code, ErrorMessage: failure.message))
             }
         }
@@ -402,10 +462,10 @@ extension SimulatedKinesis {
 
     // MARK: Resharding
 
-    static func close(_ shard: inout ShardState, children: [String], _ state: inout State, _ now: Date) {
-        shard.endingSequenceNumber = state.nextSequenceNumber()
+    /// Closes a shard: its ending sequence number comes before any of its children's numbers.
+    static func close(_ shard: inout ShardState, _ state: inout State, _ now: Date) {
+        shard.endingSequenceNumber = state.nextSequenceNumber(shard: shard.ordinal)
         shard.closedAt = now
-        shard.children = children
     }
 
     static func splitShard(_ input: SplitShardInput, _ state: inout State, _ now: Date) throws -> HTTPResponse {
@@ -414,12 +474,15 @@ extension SimulatedKinesis {
             throw ServiceError.notFound("Open shard \(input.ShardToSplit) not found in stream \(stream.name)")
         }
         let range = stream.shards[index].range
-        guard let key = HashKey.parse(input.NewStartingHashKey), key > range.startingHashKey, key <= range.endingHashKey else {
-            throw ServiceError.invalid("NewStartingHashKey \(input.NewStartingHashKey) must lie within the shard's range and above its start")
+        guard let key = HashKey.parse(input.NewStartingHashKey), range.endingHashKey - range.startingHashKey >= 3,
+            key > range.startingHashKey + 1, key < range.endingHashKey
+        else {
+            throw ServiceError.invalid("NewStartingHashKey \(input.NewStartingHashKey) must lie strictly inside the shard's range \(range.startingHashKey)...\(range.endingHashKey) (above its start plus one, below its end)")
         }
+        close(&stream.shards[index], &state, now)
         let first = newShard(&stream, HashKeyRange(startingHashKey: range.startingHashKey, endingHashKey: key - 1), parent: input.ShardToSplit, &state, now)
         let second = newShard(&stream, HashKeyRange(startingHashKey: key, endingHashKey: range.endingHashKey), parent: input.ShardToSplit, &state, now)
-        close(&stream.shards[index], children: [first, second], &state, now)
+        stream.shards[index].children = [first, second]
         state.streams[stream.name] = stream
         return try ok(Empty())
     }
@@ -434,31 +497,48 @@ extension SimulatedKinesis {
             || (right.endingHashKey != UInt128.max && right.endingHashKey + 1 == left.startingHashKey)
         guard adjacent else { throw ServiceError.invalid("Shards \(input.ShardToMerge) and \(input.AdjacentShardToMerge) are not adjacent") }
         let merged = HashKeyRange(startingHashKey: min(left.startingHashKey, right.startingHashKey), endingHashKey: max(left.endingHashKey, right.endingHashKey))
+        close(&stream.shards[a], &state, now)
+        close(&stream.shards[b], &state, now)
         let child = newShard(&stream, merged, parent: input.ShardToMerge, adjacentParent: input.AdjacentShardToMerge, &state, now)
-        close(&stream.shards[a], children: [child], &state, now)
-        close(&stream.shards[b], children: [child], &state, now)
+        stream.shards[a].children = [child]
+        stream.shards[b].children = [child]
         state.streams[stream.name] = stream
         return try ok(Empty())
     }
 
+    /// `UNIFORM_SCALING` as real splits and merges, so that every child names all its parents:
+    /// doubling splits every open shard in two, halving merges adjacent pairs. Other targets are
+    /// refused with a message saying so (AWS reaches them through intermediate shards, which the
+    /// simulator does not model).
     static func updateShardCount(_ input: UpdateShardCountInput, _ state: inout State, _ now: Date) throws -> HTTPResponse {
-        var stream = try stream(input.StreamName, input.StreamARN, state)
-        let open = stream.shards.indices.filter { stream.shards[$0].isOpen }
-        guard input.TargetShardCount >= 1, input.TargetShardCount <= open.count * 2, input.TargetShardCount * 2 >= open.count else {
-            throw ServiceError(code: "LimitExceededException", message: "TargetShardCount must be between half and double the open shard count (\(open.count))")
-        }
-        var children: [String: [String]] = [:]
-        for range in evenRanges(input.TargetShardCount) {
-            // Parents: the old open shards this range overlaps (the first, and an adjacent second).
-            let parents = open.filter { let r = stream.shards[$0].range; return r.startingHashKey <= range.endingHashKey && range.startingHashKey <= r.endingHashKey }
-            let ids = parents.prefix(2).map { stream.shards[$0].id }
-            let id = newShard(&stream, range, parent: ids.first, adjacentParent: ids.count > 1 ? ids[1] : nil, &state, now)
-            for parent in parents { children[stream.shards[parent].id, default: []].append(id) }
-        }
-        for index in open { close(&stream.shards[index], children: children[stream.shards[index].id] ?? [], &state, now) }
-        state.streams[stream.name] = stream
         struct Output: Encodable { var StreamName: String; var CurrentShardCount: Int; var TargetShardCount: Int }
-        return try ok(Output(StreamName: stream.name, CurrentShardCount: open.count, TargetShardCount: input.TargetShardCount))
+        var stream = try stream(input.StreamName, input.StreamARN, state)
+        let open = stream.shards.indices.filter { stream.shards[$0].isOpen }.sorted { stream.shards[$0].range.startingHashKey < stream.shards[$1].range.startingHashKey }
+        let target = input.TargetShardCount
+        if target == open.count * 2 {
+            for index in open {
+                let range = stream.shards[index].range
+                let middle = range.startingHashKey + (range.endingHashKey - range.startingHashKey) / 2 + 1
+                close(&stream.shards[index], &state, now)
+                let first = newShard(&stream, HashKeyRange(startingHashKey: range.startingHashKey, endingHashKey: middle - 1), parent: stream.shards[index].id, &state, now)
+                let second = newShard(&stream, HashKeyRange(startingHashKey: middle, endingHashKey: range.endingHashKey), parent: stream.shards[index].id, &state, now)
+                stream.shards[index].children = [first, second]
+            }
+        } else if target * 2 == open.count {
+            for pair in stride(from: 0, to: open.count, by: 2) {
+                let (a, b) = (open[pair], open[pair + 1])
+                close(&stream.shards[a], &state, now)
+                close(&stream.shards[b], &state, now)
+                let merged = HashKeyRange(startingHashKey: stream.shards[a].range.startingHashKey, endingHashKey: stream.shards[b].range.endingHashKey)
+                let child = newShard(&stream, merged, parent: stream.shards[a].id, adjacentParent: stream.shards[b].id, &state, now)
+                stream.shards[a].children = [child]
+                stream.shards[b].children = [child]
+            }
+        } else if target != open.count {
+            throw ServiceError(code: "LimitExceededException", message: "the simulator scales from \(open.count) open shards only to \(open.count * 2) (every shard split) or \(open.count / 2) (adjacent pairs merged), not \(target)")
+        }
+        state.streams[stream.name] = stream
+        return try ok(Output(StreamName: stream.name, CurrentShardCount: open.count, TargetShardCount: target))
     }
 
     // MARK: Consumers

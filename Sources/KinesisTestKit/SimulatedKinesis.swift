@@ -101,20 +101,27 @@ public final class SimulatedKinesis: HTTPTransport {
             return Self.error(400, "UnknownOperationException", "no X-Amz-Target for Kinesis_20131202")
         }
         guard request.headers["authorization"]?.hasPrefix("AWS4-HMAC-SHA256 Credential=") == true else {
-            return Self.error(400, "MissingAuthenticationTokenException", "the request is not signed")
+            return Self.error(403, "MissingAuthenticationTokenException", "the request is not signed")
         }
         let operation = String(target.dropFirst("Kinesis_20131202.".count))
-        let now = clock()
+        // The entry hook is the test's code: run it outside the lock (it may call back in).
+        var failingEntries: Set<Int> = []
+        if operation == "PutRecords", let hook = state.withLock({ $0.faults.failPutRecordsEntry }),
+            let input = try? JSONDecoder().decode(PutRecordsInput.self, from: Data(request.body)) {
+            failingEntries = Set(input.Records.indices.filter { hook($0, input.Records[$0].PartitionKey) })
+        }
+        let clock = self.clock
         return state.withLock { state in
+            let now = clock()  // read under the lock, so that arrival times are in order in a shard
             state.calls[operation, default: 0] += 1
-            if let share = state.faults.internalFailures[operation], state.random.nextUnit() < share {
+            if let share = state.faults.internalFailures[operation], state.faultRandom.nextUnit() < share {
                 return Self.error(500, "InternalFailure", "injected internal failure")
             }
-            if let share = state.faults.throttle[operation], state.random.nextUnit() < share {
+            if let share = state.faults.throttle[operation], state.faultRandom.nextUnit() < share {
                 return Self.error(400, "ProvisionedThroughputExceededException", "Rate exceeded (injected)")
             }
             do {
-                return try Self.handle(operation, body: request.body, state: &state, now: now)
+                return try Self.handle(operation, body: request.body, state: &state, now: now, failingEntries: failingEntries)
             } catch let failure as ServiceError {
                 return Self.error(failure.status, failure.code, failure.message)
             } catch {

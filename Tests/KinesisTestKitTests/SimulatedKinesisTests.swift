@@ -248,3 +248,146 @@ import Testing
         #expect(expired?.code == .expiredIterator)
     }
 }
+
+/// The behaviours an independent review found missing or wrong, one test each.
+@Suite struct SimulatedKinesisReviewTests {
+    let clock = ManualClock()
+    let kinesis: SimulatedKinesis
+    let client: KinesisClient
+
+    init() {
+        kinesis = SimulatedKinesis(clock: clock)
+        client = kinesis.client()
+    }
+
+    @Test func routesByTheRealMD5AndSplitsTheSpaceAsAWS() async throws {
+        try await client.createStream("s", shardCount: 4)
+        let shards = try await client.listShards(.name("s"))
+        #expect(shards[1].hashKeyRange.startingHashKey == UInt128(1) << 126, "i * floor(2^128 / 4)")
+        // MD5("partitionKey") = 193318062818912349798954611745638949166 (computed with Python's
+        // hashlib), which lies in the third quarter.
+        let byKey = try await client.putRecord(.name("s"), data: [1], partitionKey: "partitionKey")
+        #expect(byKey.shardID == "shardId-000000000002")
+        // A shard's own ending hash key belongs to it.
+        let byEnd = try await client.putRecord(.name("s"), data: [1], partitionKey: "x", explicitHashKey: shards[1].hashKeyRange.endingHashKey)
+        #expect(byEnd.shardID == shards[1].shardID)
+        try await client.createStream("three", shardCount: 3)
+        let thirds = try await client.listShards(.name("three"))
+        #expect(thirds[0].hashKeyRange.endingHashKey.description == "113427455640312821154458202477256070484")
+    }
+
+    @Test func aSequenceNumberOfAnotherShardIsRefused() async throws {
+        try await client.createStream("s", shardCount: 2)
+        let first = try await client.putRecord(.name("s"), data: [1], partitionKey: "a", explicitHashKey: 0)
+        let other = try #require(try await client.listShards(.name("s")).first { $0.shardID != first.shardID })
+        let error = await #expect(throws: AWSError.self) {
+            _ = try await client.getShardIterator(.name("s"), shardID: other.shardID, position: .atSequenceNumber(first.sequenceNumber))
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("It encodes \(first.shardID)") == true)
+    }
+
+    @Test func putRecordsWritesNothingWhenAnEntryIsInvalid() async throws {
+        try await client.createStream("s", shardCount: 1)
+        let entries = [PutRecordsEntry(data: [1], partitionKey: "ok"), PutRecordsEntry(data: [2], partitionKey: "")]
+        let error = await #expect(throws: AWSError.self) { _ = try await client.putRecords(.name("s"), entries: entries) }
+        #expect(error?.code == .invalidArgument)
+        let iterator = try await client.getShardIterator(.name("s"), shardID: "shardId-000000000000", position: .trimHorizon)
+        #expect(try await client.getRecords(iterator: iterator).records.isEmpty)
+    }
+
+    @Test func aClosedShardReadInPartsEndsOnlyAtItsEnd() async throws {
+        try await client.createStream("s", shardCount: 1)
+        for index in 0..<3 { _ = try await client.putRecord(.name("s"), data: [UInt8(index)], partitionKey: "k\(index)") }
+        try await client.splitShard(.name("s"), shardID: "shardId-000000000000", newStartingHashKey: UInt128(1) << 127)
+        var iterator = try await client.getShardIterator(.name("s"), shardID: "shardId-000000000000", position: .trimHorizon)
+        for _ in 0..<2 {
+            let part = try await client.getRecords(iterator: iterator, limit: 1)
+            #expect(part.records.count == 1)
+            #expect(part.childShards == nil)
+            iterator = try #require(part.nextShardIterator)
+        }
+        let last = try await client.getRecords(iterator: iterator, limit: 1)
+        #expect(last.records.count == 1)
+        #expect(last.reachedShardEnd)
+        #expect(last.childShards?.count == 2)
+    }
+
+    @Test func shardFiltersAtTheTrimHorizonAndAtTimes() async throws {
+        try await client.createStream("s", shardCount: 1)
+        let created = clock.now
+        clock.advance(by: .seconds(60))
+        try await client.splitShard(.name("s"), shardID: "shardId-000000000000", newStartingHashKey: UInt128(1) << 127)
+        let splitAt = clock.now
+        clock.advance(by: .seconds(60))
+        func ids(_ filter: ShardFilter, pageSize: Int = 1000) async throws -> [String] {
+            try await client.listShards(.name("s"), filter: filter, pageSize: pageSize).map(\.shardID)
+        }
+        let all = ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
+        #expect(try await ids(.atTrimHorizon) == ["shardId-000000000000"], "only the shards open at the trim horizon")
+        #expect(try await ids(.fromTrimHorizon) == all)
+        #expect(try await ids(.atTimestamp(created.addingTimeInterval(30))) == ["shardId-000000000000"])
+        #expect(try await ids(.atTimestamp(splitAt)) == all, "a shard closed at exactly T is still open at T")
+        #expect(try await ids(.fromTimestamp(splitAt.addingTimeInterval(1))) == ["shardId-000000000001", "shardId-000000000002"])
+        #expect(try await ids(.atLatest) == ["shardId-000000000001", "shardId-000000000002"])
+        // Paging keeps the filter and its argument.
+        #expect(try await ids(.afterShardID("shardId-000000000000"), pageSize: 1) == ["shardId-000000000001", "shardId-000000000002"])
+        #expect(try await ids(.fromTimestamp(created), pageSize: 1) == all)
+    }
+
+    @Test func scalingIsRealSplitsAndMerges() async throws {
+        try await client.createStream("s", shardCount: 4)
+        try await client.updateShardCount(.name("s"), targetShardCount: 2)
+        let halved = try await client.listShards(.name("s"), filter: .atLatest)
+        #expect(halved.map { [$0.parentShardID, $0.adjacentParentShardID] } == [
+            ["shardId-000000000000", "shardId-000000000001"], ["shardId-000000000002", "shardId-000000000003"],
+        ])
+        try await client.updateShardCount(.name("s"), targetShardCount: 4)
+        #expect(try await client.listShards(.name("s"), filter: .atLatest).count == 4)
+        let odd = await #expect(throws: AWSError.self) { try await client.updateShardCount(.name("s"), targetShardCount: 5) }
+        #expect(odd?.code == .limitExceeded)
+    }
+
+    @Test func readAndWriteBandwidthLimits() async throws {
+        try await client.createStream("s", shardCount: 1)
+        for _ in 0..<5 { _ = try await client.putRecord(.name("s"), data: Array(repeating: 7, count: 1_000_000), partitionKey: "k") }
+        kinesis.limitsEnabled = true
+        let iterator = try await client.getShardIterator(.name("s"), shardID: "shardId-000000000000", position: .trimHorizon)
+        let big = try await client.getRecords(iterator: iterator)
+        #expect(big.records.count == 5)  // 4.77 MiB: the next 2.4 s of reading are used up
+        clock.advance(by: .seconds(1))
+        let early = await #expect(throws: AWSError.self) { _ = try await client.getRecords(iterator: try #require(big.nextShardIterator)) }
+        #expect(early?.code == .provisionedThroughputExceeded)
+        clock.advance(by: .milliseconds(1500))
+        #expect(try await client.getRecords(iterator: try #require(big.nextShardIterator)).records.isEmpty)
+        // 1 MiB written a second per shard.
+        _ = try await client.putRecord(.name("s"), data: Array(repeating: 1, count: 600_000), partitionKey: "k")
+        let over = await #expect(throws: AWSError.self) { _ = try await client.putRecord(.name("s"), data: Array(repeating: 1, count: 600_000), partitionKey: "k") }
+        #expect(over?.code == .provisionedThroughputExceeded)
+        clock.advance(by: .seconds(1))
+        _ = try await client.putRecord(.name("s"), data: Array(repeating: 1, count: 600_000), partitionKey: "k")
+    }
+
+    @Test func onDemandStreamsAndTheTenThousandRecordCap() async throws {
+        try await client.createStream("od", shardCount: nil, mode: .onDemand)
+        #expect(try await client.describeStreamSummary(.name("od")).streamMode == .onDemand)
+        #expect(try await client.listShards(.name("od")).count == 4)
+        try await client.createStream("s", shardCount: 1)
+        for _ in 0..<21 {
+            _ = try await client.putRecords(.name("s"), entries: (0..<500).map { PutRecordsEntry(data: [UInt8($0 % 256)], partitionKey: "k\($0)") })
+        }
+        let iterator = try await client.getShardIterator(.name("s"), shardID: "shardId-000000000000", position: .trimHorizon)
+        let batch = try await client.getRecords(iterator: iterator)
+        #expect(batch.records.count == 10_000)
+        #expect(try await client.getRecords(iterator: try #require(batch.nextShardIterator)).records.count == 500)
+    }
+
+    @Test func latencyFaultStillAnswers() async throws {
+        var faults = Faults()
+        faults.latency = .milliseconds(20)
+        kinesis.faults = faults
+        try await client.createStream("s", shardCount: 1)
+        #expect(try await client.listStreams() == ["s"])
+        #expect(kinesis.callCount("ListStreams") == 1)
+    }
+}
