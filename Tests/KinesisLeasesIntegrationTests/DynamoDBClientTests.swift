@@ -6,23 +6,7 @@ import Testing
 /// The DynamoDB client against the moto server, with boto3 reading and writing the same items.
 @Suite struct DynamoDBClientTests {
     func boto3(_ script: String, table: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
-            import boto3, json
-            dynamodb = boto3.client("dynamodb", endpoint_url=\(String(reflecting: try Moto.endpoint())), region_name="us-east-1",
-                                    aws_access_key_id="boto3", aws_secret_access_key="boto3")
-            table = \(String(reflecting: table))
-            """ + "\n" + script]
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "boto3 failed: \(String(decoding: err, as: UTF8.self))")
-        return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Boto3.run(script, table: table)
     }
 
     static let everyType: Item = [

@@ -247,18 +247,8 @@ import Testing
         let expired = await #expect(throws: AWSError.self) { _ = try await client.getRecords(iterator: old) }
         #expect(expired?.code == .expiredIterator)
     }
-}
 
-/// The behaviours an independent review found missing or wrong, one test each.
-@Suite struct SimulatedKinesisReviewTests {
-    let clock = ManualClock()
-    let kinesis: SimulatedKinesis
-    let client: KinesisClient
-
-    init() {
-        kinesis = SimulatedKinesis(clock: clock)
-        client = kinesis.client()
-    }
+    // The behaviours an independent review found missing or wrong, one test each.
 
     @Test func routesByTheRealMD5AndSplitsTheSpaceAsAWS() async throws {
         try await client.createStream("s", shardCount: 4)
