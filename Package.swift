@@ -89,6 +89,12 @@ let package = Package(
             dependencies: ["AWSCore", "KinesisAPI"],
             swiftSettings: strictSwift
         ),
+        // The consumer runtime (issue 6, in progress): so far the shard consumer's state machine.
+        .target(
+            name: "KinesisConsumer",
+            dependencies: ["KinesisAPI", "KinesisLeases"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "kinesis",
             dependencies: [
@@ -106,6 +112,11 @@ let package = Package(
         .testTarget(
             name: "KinesisAPITests",
             dependencies: ["KinesisAPI"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KinesisConsumerTests",
+            dependencies: ["KinesisConsumer", "KinesisAPI", "KinesisLeases"],
             swiftSettings: strictSwift
         ),
         .testTarget(

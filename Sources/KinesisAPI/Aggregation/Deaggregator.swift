@@ -23,6 +23,26 @@ public struct DeaggregatedRecord: Sendable, Hashable {
 
     /// The hash key that routes this record: its explicit hash key, or the MD5 of its partition key.
     public var effectiveHashKey: UInt128 { explicitHashKey ?? HashKey.of(partitionKey: partitionKey) }
+
+    public init(
+        sequenceNumber: SequenceNumber,
+        subSequenceNumber: UInt64,
+        partitionKey: String,
+        explicitHashKey: UInt128?,
+        data: ArraySlice<UInt8>,
+        approximateArrivalTimestamp: Date?,
+        encryptionType: EncryptionType?,
+        isAggregated: Bool
+    ) {
+        self.sequenceNumber = sequenceNumber
+        self.subSequenceNumber = subSequenceNumber
+        self.partitionKey = partitionKey
+        self.explicitHashKey = explicitHashKey
+        self.data = data
+        self.approximateArrivalTimestamp = approximateArrivalTimestamp
+        self.encryptionType = encryptionType
+        self.isAggregated = isAggregated
+    }
 }
 
 /// Unpacks KPL aggregated records, for one shard.
