@@ -15,12 +15,14 @@ let package = Package(
         .library(name: "DynamoDBAPI", targets: ["DynamoDBAPI"]),
         .library(name: "KinesisLeases", targets: ["KinesisLeases"]),
         .library(name: "KinesisTestKit", targets: ["KinesisTestKit"]),
+        .library(name: "KinesisConsumer", targets: ["KinesisConsumer"]),
         .executable(name: "kinesis", targets: ["kinesis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // libcurl as a system library; only CCurlShims and AWSCore's transport see it.
@@ -89,10 +91,18 @@ let package = Package(
             dependencies: ["AWSCore", "KinesisAPI"],
             swiftSettings: strictSwift
         ),
-        // The consumer runtime (issue 6, in progress): so far the shard consumer's state machine.
+        // The consumer runtime: actors, state machines, shard sync, the envelope sequences.
         .target(
             name: "KinesisConsumer",
-            dependencies: ["KinesisAPI", "KinesisLeases"],
+            dependencies: [
+                "AWSCore",
+                "KinesisAPI",
+                "DynamoDBAPI",
+                "KinesisLeases",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -116,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KinesisConsumerTests",
-            dependencies: ["KinesisConsumer", "KinesisAPI", "KinesisLeases"],
+            dependencies: ["KinesisConsumer", "KinesisAPI", "KinesisLeases", "KinesisTestKit", "AWSCore"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -144,10 +154,24 @@ let package = Package(
             dependencies: ["AWSCore"],
             swiftSettings: strictSwift
         ),
+        // The integration tests' peers: boto3 and aws-kinesis-agg (scripts/testing/kinesis_peer.py)
+        // and the moto server's address.
+        .target(
+            name: "IntegrationSupport",
+            dependencies: ["AWSCore", "KinesisAPI"],
+            path: "Tests/IntegrationSupport",
+            swiftSettings: strictSwift
+        ),
         // Needs the moto server (`scripts/test` starts it), Python's boto3 and aws-kinesis-agg.
         .testTarget(
             name: "KinesisAPIIntegrationTests",
-            dependencies: ["KinesisAPI", "KinesisTestKit"],
+            dependencies: ["KinesisAPI", "KinesisTestKit", "IntegrationSupport"],
+            swiftSettings: strictSwift
+        ),
+        // The consumer against the moto server (Kinesis and DynamoDB), with boto3 as the writer.
+        .testTarget(
+            name: "KinesisConsumerIntegrationTests",
+            dependencies: ["KinesisConsumer", "KinesisAPI", "KinesisLeases", "DynamoDBAPI", "AWSCore", "IntegrationSupport"],
             swiftSettings: strictSwift
         ),
     ],

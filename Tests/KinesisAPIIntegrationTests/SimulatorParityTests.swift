@@ -1,3 +1,4 @@
+import IntegrationSupport
 import AWSCore
 import Foundation
 import KinesisAPI

@@ -1,0 +1,104 @@
+import AWSCore
+import Foundation
+public import KinesisAPI
+
+/// `scripts/testing/kinesis_peer.py`: boto3 and aws-kinesis-agg as an independent second client.
+public enum Peer {
+    public static let script = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/testing/kinesis_peer.py").path
+
+    public static func run<Output: Decodable>(_ arguments: [String], input: some Encodable, as: Output.Type) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"] { environment[name] = nil }
+        process.environment = environment
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(try JSONEncoder().encode(input))
+        try stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw SupportError("kinesis_peer.py \(arguments.first ?? "") failed: \(String(decoding: err, as: UTF8.self))")
+        }
+        return try JSONDecoder().decode(Output.self, from: out)
+    }
+
+    /// A user record as the peer writes and reads it.
+    public struct UserRecordJSON: Codable, Equatable {
+        public var pk: String
+        public var data: String
+        public var ehk: String?
+        public var sub: UInt64?
+        public var aggregated: Bool?
+
+        public init(pk: String, data: String, ehk: String? = nil, sub: UInt64? = nil, aggregated: Bool? = nil) {
+            self.pk = pk
+            self.data = data
+            self.ehk = ehk
+            self.sub = sub
+            self.aggregated = aggregated
+        }
+    }
+
+    public struct RawRecordJSON: Decodable {
+        public var shardId: String
+        public var seq: String
+        public var pk: String
+        public var data: String
+        public var arrival: Double
+        public var encryption: String?
+        public var users: [UserRecordJSON]
+    }
+
+    public struct PutResult: Decodable {
+        public var shardId: String
+        public var seq: String
+    }
+
+    public struct WriteSpec: Encodable {
+        public var plain: [UserRecordJSON]
+        public var aggregated: [[UserRecordJSON]]
+
+        public init(plain: [UserRecordJSON], aggregated: [[UserRecordJSON]]) {
+            self.plain = plain
+            self.aggregated = aggregated
+        }
+    }
+
+    public static func json(_ record: UserRecord) -> UserRecordJSON {
+        UserRecordJSON(pk: record.partitionKey, data: Data(record.data).base64EncodedString(), ehk: record.explicitHashKey?.description)
+    }
+}
+
+public enum Moto {
+    public static func endpoint() throws -> String {
+        guard let endpoint = ProcessInfo.processInfo.environment["KINESIS_TEST_MOTO_ENDPOINT"] else {
+            throw SupportError("KINESIS_TEST_MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts the moto server")
+        }
+        return endpoint
+    }
+
+    public static func client() async throws -> KinesisClient {
+        var configuration = AWSConfiguration(region: .usEast1, endpoint: try endpoint(), credentialProvider: StaticCredentialProvider.static(accessKeyID: "AKIDTEST", secretAccessKey: "test-secret"))
+        configuration.environment = AWSEnvironment([:])
+        return try await KinesisClient(configuration: configuration)
+    }
+
+    public static func uniqueStream(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+/// A failure of the test tooling itself (a missing server, a peer script that failed).
+public struct SupportError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
