@@ -16,6 +16,11 @@ public struct ShardSync: Sendable {
     public struct Plan: Sendable, Equatable {
         public var create: [Lease] = []
         public var delete: [Lease] = []
+
+        public init(create: [Lease] = [], delete: [Lease] = []) {
+            self.create = create
+            self.delete = delete
+        }
     }
 
     /// The plan for these shards and leases, with `initialPosition` for shards without parents.
