@@ -49,6 +49,17 @@ let package = Package(
             path: "Benchmarks/LeaseStoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ConsumerBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KinesisConsumer", package: mainPackage),
+                .product(name: "KinesisAPI", package: mainPackage),
+                .product(name: "KinesisLeases", package: mainPackage),
+            ],
+            path: "Benchmarks/ConsumerBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // A plain program for counting instructions under valgrind (`scripts/count-instructions`).
         .executableTarget(
             name: "DecodeInstructions",

@@ -53,6 +53,9 @@ extension KinesisConsumer {
             public var backoffBase: Duration = .milliseconds(200)
             /// The longest backoff.
             public var maxBackoff: Duration = .seconds(10)
+            /// `GetRecords` calls per second per shard at most: Kinesis allows 5. Raise it only for
+            /// a source that is not Kinesis (the benchmarks' in-memory one).
+            public var maxCallsPerSecondPerShard = 5
             public init() {}
         }
 
@@ -104,6 +107,7 @@ extension KinesisConsumer {
             guard polling.backoffBase > .zero, polling.maxBackoff >= polling.backoffBase else {
                 throw fail("polling.backoffBase must be positive and at most polling.maxBackoff")
             }
+            guard polling.maxCallsPerSecondPerShard >= 1 else { throw fail("polling.maxCallsPerSecondPerShard is \(polling.maxCallsPerSecondPerShard); accepted: 1 or more") }
             guard leases.failoverTime >= .milliseconds(300) else { throw fail("leases.failoverTime is \(leases.failoverTime); accepted: 300 ms or more") }
             guard leases.maxLeasesForWorker >= 1 else { throw fail("leases.maxLeasesForWorker is \(leases.maxLeasesForWorker); accepted: 1 or more") }
             guard leases.maxLeasesToStealAtOneTime >= 0 else { throw fail("leases.maxLeasesToStealAtOneTime is negative") }

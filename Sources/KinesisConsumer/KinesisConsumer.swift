@@ -172,6 +172,7 @@ public final class KinesisConsumer: Service, Sendable {
         shard.maxBufferedBytes = configuration.backpressure.maxBytesPerShard
         shard.throttleBackoffBase = configuration.polling.backoffBase
         shard.maxBackoff = configuration.polling.maxBackoff
+        shard.maxCallsPerSecond = configuration.polling.maxCallsPerSecondPerShard
         shard.dropRecordsOutsideShardRange = configuration.dropRecordsOutsideShardRange
         return ConsumerContext(
             stream: stream, reader: reader, store: store, delivery: delivery, statistics: statisticsStore,

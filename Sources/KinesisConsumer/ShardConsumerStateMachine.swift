@@ -34,6 +34,8 @@ public struct ShardConsumerStateMachine: Sendable {
         public var throttleBackoffBase: Duration = .milliseconds(200)
         /// The longest backoff.
         public var maxBackoff: Duration = .seconds(10)
+        /// `GetRecords` calls a second at most (Kinesis allows 5 per shard).
+        public var maxCallsPerSecond = 5
         /// Drop user records whose hash key is outside the shard's range, one by one (KCL drops the
         /// whole aggregate); by default they are delivered and counted.
         public var dropRecordsOutsideShardRange = false
@@ -103,6 +105,7 @@ public struct ShardConsumerStateMachine: Sendable {
 
     public init(shardID: String, hashKeyRange: HashKeyRange?, checkpoint: Checkpoint, configuration: Configuration = Configuration()) {
         precondition((1...10_000).contains(configuration.maxRecords), "maxRecords is between 1 and 10,000")
+        precondition(configuration.maxCallsPerSecond >= 1, "at least one call a second")
         self.shardID = shardID
         self.hashKeyRange = hashKeyRange
         self.checkpoint = checkpoint
@@ -225,13 +228,14 @@ public struct ShardConsumerStateMachine: Sendable {
         bufferedRecords >= configuration.maxBufferedRecords || bufferedBytes >= configuration.maxBufferedBytes
     }
 
-    /// Keeps to 5 `GetRecords` calls a second: the delay before the next call (at least
+    /// Keeps to `maxCallsPerSecond` (5) `GetRecords` calls a second: the delay before the next call (at least
     /// `minimum`), which is recorded at the time it will be made.
     private mutating func delayForRate(_ now: ContinuousClock.Instant, atLeast minimum: Duration = .zero) -> Duration {
         var at = now + minimum
         recentCalls.removeAll { at - $0 >= .seconds(1) }
-        if recentCalls.count >= 5 {
-            at = max(at, recentCalls[recentCalls.count - 5] + .seconds(1))
+        let limit = configuration.maxCallsPerSecond
+        if recentCalls.count >= limit {
+            at = max(at, recentCalls[recentCalls.count - limit] + .seconds(1))
         }
         recentCalls.append(at)
         return at - now
