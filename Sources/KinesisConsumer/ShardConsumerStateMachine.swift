@@ -139,6 +139,7 @@ public struct ShardConsumerStateMachine: Sendable {
     /// An iterator arrived.
     public mutating func iteratorReceived(_ iterator: String, now: ContinuousClock.Instant) -> Action {
         guard !leaseLost else { return .stop }
+        throttles = 0
         return .fetch(iterator: iterator, limit: configuration.maxRecords, after: delayForRate(now))
     }
 
@@ -157,9 +158,10 @@ public struct ShardConsumerStateMachine: Sendable {
         var kept: [DeaggregatedRecord] = []
         kept.reserveCapacity(records.count)
         var outOfRange = 0
+        var keptBytes = 0
         for record in records {
             if let (sequence, sub) = floor {
-                if record.sequenceNumber < sequence || (record.sequenceNumber == sequence && record.subSequenceNumber <= sub) {
+                if !Self.precedes((sequence, sub), (record.sequenceNumber, record.subSequenceNumber)) {
                     continue
                 }
                 floor = nil  // records come in order: nothing after this one is at or below it
@@ -169,10 +171,11 @@ public struct ShardConsumerStateMachine: Sendable {
                 if configuration.dropRecordsOutsideShardRange { continue }
             }
             kept.append(record)
+            keptBytes += record.data.count
         }
         if let last = kept.last { lastDelivered = (last.sequenceNumber, last.subSequenceNumber) }
         bufferedRecords += kept.count
-        bufferedBytes += kept.reduce(0) { $0 + $1.data.count }
+        bufferedBytes += keptBytes
 
         let next: Next
         if nextIterator == nil {
@@ -200,11 +203,22 @@ public struct ShardConsumerStateMachine: Sendable {
     /// retry `iterator` (the same one; nothing was read).
     public mutating func throttled(iterator: String, jitter: Double, now: ContinuousClock.Instant) -> Action {
         guard !leaseLost else { return .stop }
+        let delay = nextBackoff(jitter: jitter)
+        return .fetch(iterator: iterator, limit: configuration.maxRecords, after: delayForRate(now, atLeast: delay))
+    }
+
+    /// `GetShardIterator` was throttled (or failed transiently): how long to wait before asking
+    /// again, on the same backoff as `GetRecords`.
+    public mutating func iteratorRequestFailed(jitter: Double) -> Duration {
+        nextBackoff(jitter: jitter)
+    }
+
+    /// Full jitter over `base * 2^(n-1)`, capped, for the n-th failure in a row.
+    private mutating func nextBackoff(jitter: Double) -> Duration {
         throttles += 1
         let exponent = min(throttles - 1, 20)
         let ceiling = min(configuration.throttleBackoffBase * (1 << exponent), configuration.maxBackoff)
-        let delay = ceiling * min(max(jitter, 0), 1)
-        return .fetch(iterator: iterator, limit: configuration.maxRecords, after: delayForRate(now, atLeast: delay))
+        return ceiling * min(max(jitter, 0), 1)
     }
 
     /// The iterator expired: a new one right after the last record fetched (or where reading
@@ -248,19 +262,25 @@ public struct ShardConsumerStateMachine: Sendable {
         guard !leaseLost else { return .rejectCheckpoint(.leaseLost) }
         let requested = Checkpoint.at(sequenceNumber, subSequenceNumber: subSequenceNumber)
         if let current = checkpoint.sequenceNumber,
-            sequenceNumber < current || (sequenceNumber == current && subSequenceNumber < checkpoint.subSequenceNumber)
+            Self.precedes((sequenceNumber, subSequenceNumber), (current, checkpoint.subSequenceNumber))
         {
             return .rejectCheckpoint(.regression(current: checkpoint))
         }
         guard let (lastSequence, lastSub) = lastDelivered,
-            sequenceNumber < lastSequence || (sequenceNumber == lastSequence && subSequenceNumber <= lastSub)
+            !Self.precedes((lastSequence, lastSub), (sequenceNumber, subSequenceNumber))
         else { return .rejectCheckpoint(.notDelivered) }
         return .writeCheckpoint(requested)
     }
 
-    /// A checkpoint was written. At a closed shard's end, once it covers everything delivered, the
+    /// A checkpoint was written. Writes may be reported out of order: one before the checkpoint
+    /// already known is ignored. At a closed shard's end, once it covers everything delivered, the
     /// shard can finish.
     public mutating func checkpointWritten(_ written: Checkpoint) -> Action {
+        if let new = written.sequenceNumber, let current = checkpoint.sequenceNumber,
+            Self.precedes((new, written.subSequenceNumber), (current, checkpoint.subSequenceNumber))
+        {
+            return .none
+        }
         checkpoint = written
         guard children != nil else { return .none }
         return shardEndIfDone()
@@ -272,6 +292,11 @@ public struct ShardConsumerStateMachine: Sendable {
             guard checkpoint.sequenceNumber == sequence, checkpoint.subSequenceNumber == sub else { return .none }
         }
         return .finishShard(children: children)
+    }
+
+    /// Whether position `a` (sequence number, sub-sequence number) comes before `b`.
+    static func precedes(_ a: (SequenceNumber, UInt64), _ b: (SequenceNumber, UInt64)) -> Bool {
+        a.0 < b.0 || (a.0 == b.0 && a.1 < b.1)
     }
 
     /// The lease was lost: stop, and refuse checkpoints from now on.

@@ -109,6 +109,24 @@ import Testing
         #expect(machine.checkpointRequested(Self.sequence(4), subSequenceNumber: 1) == .writeCheckpoint(.at(Self.sequence(4), subSequenceNumber: 1)))
     }
 
+    @Test func writesReportedOutOfOrderNeverMoveTheCheckpointBack() {
+        var machine = machine(.trimHorizon)
+        _ = machine.start()
+        _ = machine.fetched([Self.record(1), Self.record(2)], lastRecord: Self.sequence(2), nextIterator: "n", millisBehindLatest: 0, childShards: nil, now: Self.t0)
+        _ = machine.checkpointWritten(.at(Self.sequence(2)))
+        #expect(machine.checkpointWritten(.at(Self.sequence(1))) == .none)
+        #expect(machine.checkpoint == .at(Self.sequence(2)))
+    }
+
+    @Test func iteratorRequestsShareTheBackoffAndASuccessResetsIt() {
+        var machine = machine(.trimHorizon)
+        _ = machine.start()
+        #expect(machine.iteratorRequestFailed(jitter: 1) == .milliseconds(200))
+        #expect(machine.iteratorRequestFailed(jitter: 1) == .milliseconds(400))
+        _ = machine.iteratorReceived("i", now: Self.t0)
+        #expect(machine.iteratorRequestFailed(jitter: 0.5) == .milliseconds(100))
+    }
+
     @Test func aLostLeaseStopsEverythingAndRefusesCheckpoints() {
         var machine = machine(.trimHorizon)
         _ = machine.start()

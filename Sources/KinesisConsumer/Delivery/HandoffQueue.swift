@@ -61,30 +61,30 @@ final class HandoffQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// Takes the first queued element, compacting the storage now and then.
+    private static func popFirst(_ state: inout State) -> Element? {
+        guard state.head < state.batches.count else { return nil }
+        let element = state.batches[state.head]
+        state.head += 1
+        if state.head > 64 && state.head * 2 > state.batches.count {
+            state.batches.removeFirst(state.head)
+            state.head = 0
+        }
+        return element
+    }
+
     /// The next batch, or `nil` once finished and empty (or when the task is cancelled).
     func next() async -> Element? {
         // .some(.some): an element; .some(nil): the end; nil: wait.
         let step: Element?? = state.withLock { state in
-            if state.head < state.batches.count {
-                let batch = state.batches[state.head]
-                state.head += 1
-                if state.head > 64 && state.head * 2 > state.batches.count {
-                    state.batches.removeFirst(state.head)
-                    state.head = 0
-                }
-                return .some(batch)
-            }
+            if let batch = Self.popFirst(&state) { return .some(batch) }
             return state.finished ? .some(nil) : nil
         }
         if let step { return step }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
                 let immediate: Element?? = state.withLock { state in
-                    if state.head < state.batches.count {
-                        let batch = state.batches[state.head]
-                        state.head += 1
-                        return .some(batch)
-                    }
+                    if let batch = Self.popFirst(&state) { return .some(batch) }
                     if state.finished || Task.isCancelled { return .some(nil) }
                     precondition(state.waiter == nil, "a batch queue has one reader")
                     state.waiter = continuation

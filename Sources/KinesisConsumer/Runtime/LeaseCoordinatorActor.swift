@@ -116,12 +116,18 @@ actor LeaseCoordinatorActor {
     }
 
     private func lose(_ key: String, reason: String) async {
-        machine.lost(key)
-        guard let entry = consumers.removeValue(forKey: key) else { return }
+        guard let consumer = forget(key) else { return }
         logger.info("lease lost", metadata: ["kinesis.shard_id": "\(key)", "reason": "\(reason)"])
+        await consumer.leaseLost()
+    }
+
+    /// The lease is no longer held: no more writes through its handle; its consumer is returned.
+    private func forget(_ key: String) -> ShardConsumerActor? {
+        machine.lost(key)
+        guard let entry = consumers.removeValue(forKey: key) else { return nil }
         entry.lease.markReleased()
         context.statistics.shardReleased(key)
-        await entry.consumer.leaseLost()
+        return entry.consumer
     }
 
     // MARK: Taking
@@ -189,10 +195,7 @@ actor LeaseCoordinatorActor {
     /// A shard is finished (`SHARD_END` written): it is no longer held, and the children may be
     /// taken at once.
     func shardFinished(_ shardID: String) {
-        machine.lost(shardID)
-        consumers[shardID]?.lease.markReleased()
-        consumers[shardID] = nil
-        context.statistics.shardReleased(shardID)
+        _ = forget(shardID)
         scanSoon = true
         shutdown.wakeup.signal()
     }

@@ -102,7 +102,6 @@ actor ShardConsumerActor {
     }
 
     private func getIterator(_ position: IteratorPosition) async throws -> ShardConsumerStateMachine.Action {
-        var attempt = 0
         while true {
             do {
                 let iterator = try await context.reader.getShardIterator(context.stream, shardID: shardID, position: position)
@@ -110,9 +109,7 @@ actor ShardConsumerActor {
             } catch {
                 try check(error, "GetShardIterator")
                 context.statistics.throttled()
-                attempt += 1
-                let ceiling = min(context.shardConfiguration.throttleBackoffBase * (1 << min(attempt - 1, 20)), context.shardConfiguration.maxBackoff)
-                do { try await Task.sleep(for: ceiling * Double.random(in: 0..<1)) } catch { return .stop }
+                do { try await Task.sleep(for: machine.iteratorRequestFailed(jitter: Double.random(in: 0..<1))) } catch { return .stop }
                 if isLeaseLost { return .stop }
             }
         }
@@ -237,7 +234,7 @@ actor ShardConsumerActor {
                 written = try await lease.write { current in
                     // Re-checked after waiting for earlier writes: a later checkpoint may be there.
                     if let stored = current.checkpoint.sequenceNumber,
-                        stored > sequenceNumber || (stored == sequenceNumber && current.checkpoint.subSequenceNumber >= subSequenceNumber)
+                        !ShardConsumerStateMachine.precedes((stored, current.checkpoint.subSequenceNumber), (sequenceNumber, subSequenceNumber))
                     {
                         return current
                     }
@@ -251,12 +248,9 @@ actor ShardConsumerActor {
                 throw KinesisConsumerError(code: .consumerFailed, shardID: shardID, message: "the checkpoint could not be written; it may be retried", underlying: error)
             }
             context.statistics.checkpointWritten()
-            // Re-check after the write: only move the machine forward.
-            let current = machine.checkpoint
-            if let stored = written.checkpoint.sequenceNumber, current.sequenceNumber.map({ stored > $0 || (stored == $0 && written.checkpoint.subSequenceNumber > current.subSequenceNumber) }) ?? true {
-                let action = machine.checkpointWritten(written.checkpoint)
-                if case .finishShard = action { post(action) }
-            }
+            // Writes may finish out of order; the machine keeps only forward moves.
+            let action = machine.checkpointWritten(written.checkpoint)
+            if case .finishShard = action { post(action) }
         default:
             preconditionFailure("a checkpoint request is written or rejected")
         }
