@@ -145,7 +145,7 @@ extension KinesisConsumer {
     }
 
     /// Where leases and checkpoints are kept.
-    public struct LeaseStorage: Sendable {
+    public struct LeaseStorage: Sendable, CustomStringConvertible {
         enum Kind: Sendable {
             case dynamoDB(table: String?)
             case sqlite(path: String)
@@ -160,6 +160,17 @@ extension KinesisConsumer {
         public static func sqlite(path: String) -> LeaseStorage { LeaseStorage(kind: .sqlite(path: path)) }
         /// A store of the caller's (an ``InMemoryLeaseStore`` in tests, or one's own).
         public static func store(_ store: any LeaseStore) -> LeaseStorage { LeaseStorage(kind: .store(store)) }
+
+        /// `dynamodb:<table>` (`dynamodb` when the table is the application's name), `sqlite:<path>`,
+        /// or `store:<type>`: the spelling of `kinesis consume --lease-store`.
+        public var description: String {
+            switch kind {
+            case .dynamoDB(let table?): "dynamodb:\(table)"
+            case .dynamoDB(nil): "dynamodb"
+            case .sqlite(let path): "sqlite:\(path)"
+            case .store(let store): "store:\(type(of: store))"
+            }
+        }
     }
 
     /// Whether the runtime checkpoints by itself.

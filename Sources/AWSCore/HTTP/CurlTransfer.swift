@@ -56,6 +56,11 @@ final class CurlTransfer: @unchecked Sendable {
         check(kcurl_easy_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1), "TCP_KEEPALIVE")
         check(kcurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds), "CONNECTTIMEOUT_MS")
         check(kcurl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeout.milliseconds), "TIMEOUT_MS")
+        if let idle = configuration.idleTimeout {
+            // Below one byte a second for this long: the connection is taken as stalled.
+            check(kcurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1), "LOW_SPEED_LIMIT")
+            check(kcurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, (idle.milliseconds + 999) / 1000)), "LOW_SPEED_TIME")
+        }
         check(kcurl_easy_setopt_off_t(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)), "MAXFILESIZE_LARGE")
         check(kcurl_easy_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent), "USERAGENT")
         check(kcurl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, configuration.tls.verifyPeer ? 1 : 0), "SSL_VERIFYPEER")
@@ -175,7 +180,7 @@ final class CurlTransfer: @unchecked Sendable {
             message = "the response to \(target) is larger than the limit of \(configuration.maxResponseBytes) bytes"
         case CURLE_OPERATION_TIMEDOUT:
             errorCode = .timeout
-            message = "\(target) timed out (connect timeout \(configuration.connectTimeout), request timeout \(timeout)): \(reason)"
+            message = "\(target) timed out (connect timeout \(configuration.connectTimeout), request timeout \(timeout)\(configuration.idleTimeout.map { ", idle timeout \($0)" } ?? "")): \(reason)"
         case _ where proxyRefusedConnect(handle):
             errorCode = .proxyFailed
             message = "the proxy refused to open a tunnel for \(target): \(reason)"

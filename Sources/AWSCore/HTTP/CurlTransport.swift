@@ -17,6 +17,9 @@ public final class CurlTransport: HTTPTransport {
         public var connectTimeout: Duration = .seconds(10)
         /// How long a whole request may take, unless a call passes its own timeout.
         public var requestTimeout: Duration = .seconds(60)
+        /// How long a connection may go without sending or receiving a byte before the request
+        /// fails (Java's socket timeout; whole seconds, rounded up); `nil` for no such limit.
+        public var idleTimeout: Duration?
         /// The largest response body accepted; a larger one fails with ``AWSError/Code/responseTooLarge``.
         /// The default leaves room for a 10 MB `GetRecords` response in base64.
         public var maxResponseBytes: Int = 32 * 1024 * 1024
