@@ -109,8 +109,12 @@ let package = Package(
             name: "kinesis",
             dependencies: [
                 "AWSCore",
+                "KinesisAPI",
+                "KinesisLeases",
+                "KinesisConsumer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),

@@ -9,6 +9,7 @@ import Glibc
 import Darwin
 #endif
 public import AWSCore
+import DynamoDBAPI
 public import KinesisLeases
 public import Logging
 
@@ -160,6 +161,26 @@ extension KinesisConsumer {
         public static func sqlite(path: String) -> LeaseStorage { LeaseStorage(kind: .sqlite(path: path)) }
         /// A store of the caller's (an ``InMemoryLeaseStore`` in tests, or one's own).
         public static func store(_ store: any LeaseStore) -> LeaseStorage { LeaseStorage(kind: .store(store)) }
+
+        /// The SQLite file, for ``sqlite(path:)``.
+        public var sqlitePath: String? {
+            if case .sqlite(let path) = kind { path } else { nil }
+        }
+
+        /// Opens the store: the DynamoDB table (named after `application` unless given), the SQLite
+        /// file, or the given store. Nothing is created until the store's `prepare()`, except the
+        /// SQLite file itself.
+        public func makeStore(application: String, aws: AWSConfiguration, logger: Logger) async throws -> any LeaseStore {
+            switch kind {
+            case .dynamoDB(let table):
+                let dynamoDB = try await DynamoDBClient(configuration: aws, logger: logger)
+                return DynamoDBLeaseStore(dynamoDB: dynamoDB, tableName: table ?? application)
+            case .sqlite(let path):
+                return try await SQLiteLeaseStore(path: path)
+            case .store(let given):
+                return given
+            }
+        }
 
         /// `dynamodb:<table>` (`dynamodb` when the table is the application's name), `sqlite:<path>`,
         /// or `store:<type>`: the spelling of `kinesis consume --lease-store`.

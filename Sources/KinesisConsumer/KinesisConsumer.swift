@@ -4,7 +4,6 @@ import FoundationEssentials
 import Foundation
 #endif
 import AWSCore
-import DynamoDBAPI
 public import KinesisAPI
 import KinesisLeases
 import Logging
@@ -154,16 +153,7 @@ public final class KinesisConsumer: Service, Sendable {
         case .client(let client): reader = client
         case .reader(let source): reader = source
         }
-        let store: any LeaseStore
-        switch configuration.leaseStorage.kind {
-        case .dynamoDB(let table):
-            let dynamoDB = try await DynamoDBClient(configuration: configuration.aws, logger: logger)
-            store = DynamoDBLeaseStore(dynamoDB: dynamoDB, tableName: table ?? application)
-        case .sqlite(let path):
-            store = try await SQLiteLeaseStore(path: path)
-        case .store(let given):
-            store = given
-        }
+        let store = try await configuration.leaseStorage.makeStore(application: application, aws: configuration.aws, logger: logger)
         var shard = ShardConsumerStateMachine.Configuration()
         shard.maxRecords = configuration.polling.maxRecords
         shard.idleTimeBetweenReads = configuration.polling.idleTimeBetweenReads
