@@ -178,6 +178,13 @@ let package = Package(
             dependencies: ["KinesisConsumer", "KinesisAPI", "KinesisLeases", "DynamoDBAPI", "AWSCore", "IntegrationSupport"],
             swiftSettings: strictSwift
         ),
+        // The `kinesis` binary run as a user runs it, against the moto server, with boto3 as the
+        // reference reader.
+        .testTarget(
+            name: "KinesisCLIIntegrationTests",
+            dependencies: ["kinesis", "IntegrationSupport"],
+            swiftSettings: strictSwift
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
