@@ -3,18 +3,30 @@ import IntegrationSupport
 import Testing
 
 /// The built `kinesis` binary against the moto server: `put`, `consume`, `leases`, errors.
-@Suite struct KinesisToolTests {
+///
+/// Serialized, and each child process waited for on a dispatch thread, so that these tests do not
+/// take the cooperative pool's threads (two on this machine) from the in-process consumer suites
+/// that run beside them.
+@Suite(.serialized) struct KinesisToolTests {
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kinesis").path
 
-    struct Result {
+    struct Outcome {
         var status: Int32
         var stdout: String
         var stderr: String
     }
 
-    /// Runs the tool (bounded: 90 s) with moto's endpoint in the environment.
-    static func kinesis(_ arguments: [String], stdin: String? = nil, directory: String? = nil, environment extra: [String: String] = [:]) throws -> Result {
+    /// Runs the tool (bounded: 90 s) on a dispatch thread, off the cooperative pool.
+    static func kinesis(_ arguments: [String], stdin: String? = nil, directory: String? = nil, environment extra: [String: String] = [:]) async throws -> Outcome {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "kinesis not built at \(binary)")
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try runBlocking(arguments, stdin: stdin, directory: directory, environment: extra) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], stdin: String?, directory: String?, environment extra: [String: String]) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -46,7 +58,7 @@ import Testing
             throw SupportError("kinesis \(arguments.joined(separator: " ")) did not finish within 90 s")
         }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
     static func temporaryDirectory() throws -> String {
@@ -81,15 +93,15 @@ import Testing
         let directory = try Self.temporaryDirectory()
         let common = ["--stream", stream, "--endpoint-url", endpoint]
 
-        let created = try Self.kinesis(["streams", "create", "--shard-count", "3"] + common)
+        let created = try await Self.kinesis(["streams", "create", "--shard-count", "3"] + common)
         #expect(created.status == 0, "\(created.stderr)")
         // Plain generated records, aggregated ones, and lines from standard input.
-        let generated = try Self.kinesis(["put", "--generate", "150", "--size", "40"] + common)
+        let generated = try await Self.kinesis(["put", "--generate", "150", "--size", "40"] + common)
         #expect(generated.status == 0, "\(generated.stderr)")
         #expect(generated.stdout.contains("kinesis put: 150 records"))
-        let aggregated = try Self.kinesis(["put", "--generate", "60", "--size", "30", "--aggregate"] + common)
+        let aggregated = try await Self.kinesis(["put", "--generate", "60", "--size", "30", "--aggregate"] + common)
         #expect(aggregated.status == 0, "\(aggregated.stderr)")
-        let typed = try Self.kinesis(["put", "--partition-key", "typed"] + common, stdin: "first line\nsecond \"quoted\" line\n\nfourth\n")
+        let typed = try await Self.kinesis(["put", "--partition-key", "typed"] + common, stdin: "first line\nsecond \"quoted\" line\n\nfourth\n")
         #expect(typed.status == 0, "\(typed.stderr)")
         #expect(typed.stdout.contains("kinesis put: 4 records"))
 
@@ -107,7 +119,7 @@ import Testing
         #expect(raw.count < 214)  // some records were aggregates
 
         let consume = ["consume", "--app", "cli-app", "--from", "trim-horizon", "--lease-store", "sqlite:\(directory)/leases.sqlite", "--output", "jsonl", "--until-idle", "2"] + common
-        let first = try Self.kinesis(consume, directory: directory)
+        let first = try await Self.kinesis(consume, directory: directory)
         #expect(first.status == 0, "\(first.stderr)")
         let lines = try Self.lines(first.stdout)
         var withoutTime = lines
@@ -126,12 +138,12 @@ import Testing
         #expect(first.stderr.contains("214 records written"), "\(first.stderr)")
 
         // The same application again: nothing new.
-        let second = try Self.kinesis(consume, directory: directory)
+        let second = try await Self.kinesis(consume, directory: directory)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.isEmpty, "\(second.stdout.prefix(300))")
 
         // `leases` shows each shard's checkpoint: its last record, released.
-        let leases = try Self.kinesis(["leases", "--app", "cli-app", "--lease-store", "sqlite:\(directory)/leases.sqlite"] + common)
+        let leases = try await Self.kinesis(["leases", "--app", "cli-app", "--lease-store", "sqlite:\(directory)/leases.sqlite"] + common)
         #expect(leases.status == 0, "\(leases.stderr)")
         let rows = leases.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         #expect(rows.count == 3)
@@ -142,7 +154,7 @@ import Testing
         }
 
         // The default store is a SQLite file named after the application in the current directory.
-        let defaultStore = try Self.kinesis(["consume", "--from", "trim-horizon", "--max-records", "5"] + common, directory: directory)
+        let defaultStore = try await Self.kinesis(["consume", "--from", "trim-horizon", "--max-records", "5"] + common, directory: directory)
         #expect(defaultStore.status == 0, "\(defaultStore.stderr)")
         #expect(defaultStore.stdout.split(separator: "\n").count == 5)
         #expect(FileManager.default.fileExists(atPath: "\(directory)/kinesis-cli-\(stream).leases.sqlite"))
@@ -152,8 +164,8 @@ import Testing
         let endpoint = try Moto.endpoint()
         let stream = Moto.uniqueStream("cli-samza")
         let directory = try Self.temporaryDirectory()
-        #expect(try Self.kinesis(["streams", "create", "--stream", stream, "--shard-count", "2", "--endpoint-url", endpoint]).status == 0)
-        #expect(try Self.kinesis(["put", "--stream", stream, "--generate", "30", "--endpoint-url", endpoint]).status == 0)
+        #expect(try await Self.kinesis(["streams", "create", "--stream", stream, "--shard-count", "2", "--endpoint-url", endpoint]).status == 0)
+        #expect(try await Self.kinesis(["put", "--stream", stream, "--generate", "30", "--endpoint-url", endpoint]).status == 0)
         let file = "\(directory)/job.properties"
         try Data("""
             systems.kinesis-system.samza.factory=org.apache.samza.system.kinesis.KinesisSystemFactory
@@ -165,10 +177,10 @@ import Testing
             """.utf8).write(to: URL(fileURLWithPath: file))
         // The endpoint comes from AWS_ENDPOINT_URL, as it would for a Samza job's environment.
         let environment = ["AWS_ENDPOINT_URL": endpoint]
-        let consumed = try Self.kinesis(["consume", "--stream", stream, "--config", file, "--until-idle", "2"], directory: directory, environment: environment)
+        let consumed = try await Self.kinesis(["consume", "--stream", stream, "--config", file, "--until-idle", "2"], directory: directory, environment: environment)
         #expect(consumed.status == 0, "\(consumed.stderr)")
         #expect(consumed.stdout.split(separator: "\n").count == 30)
-        let leases = try Self.kinesis(["leases", "--stream", stream, "--config", file], environment: environment)
+        let leases = try await Self.kinesis(["leases", "--stream", stream, "--config", file], environment: environment)
         #expect(leases.status == 0, "\(leases.stderr)")
         #expect(leases.stdout.split(separator: "\n").count == 3)
         #expect(!leases.stdout.contains("TRIM_HORIZON"), "\(leases.stdout)")
@@ -182,8 +194,8 @@ import Testing
         (["shards", "--stream", "no-such-stream"], "kinesis: "),
         (["put", "--stream", "s", "--generate", "1", "--size", "0"], "--size is 0; accepted: 1 to"),
     ] as [([String], String)])
-    func badInputIsOneClearLineAndANonZeroStatus(arguments: [String], expected: String) throws {
-        let result = try Self.kinesis(arguments + ["--endpoint-url", try Moto.endpoint()])
+    func badInputIsOneClearLineAndANonZeroStatus(arguments: [String], expected: String) async throws {
+        let result = try await Self.kinesis(arguments + ["--endpoint-url", try Moto.endpoint()])
         #expect(result.status != 0)
         #expect(result.stderr.contains(expected), "\(result.stderr)")
         #expect(result.stdout.isEmpty)
@@ -192,7 +204,7 @@ import Testing
         }
     }
 
-    @Test func aSamzaFileWithASecretNeverShowsItInErrors() throws {
+    @Test func aSamzaFileWithASecretNeverShowsItInErrors() async throws {
         let directory = try Self.temporaryDirectory()
         let file = "\(directory)/bad.properties"
         try Data("""
@@ -206,7 +218,7 @@ import Testing
             systems.k.aws.clientConfig.ProxyPassword=nor-me
             systems.k.streams.s.aws.kcl.maxRecords=many
             """.utf8).write(to: URL(fileURLWithPath: file))
-        let result = try Self.kinesis(["consume", "--stream", "s", "--config", file])
+        let result = try await Self.kinesis(["consume", "--stream", "s", "--config", file])
         #expect(result.status == 1)
         #expect(result.stderr.contains("\(file):9: systems.k.streams.s.aws.kcl.maxRecords: 'many' is not accepted"), "\(result.stderr)")
         #expect(!result.stderr.contains("do-not-print-me"))

@@ -254,6 +254,18 @@ import Testing
         }
     }
 
+    @Test func theREADMEsExampleFileLoads() async throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/samza-kinesis.properties").path
+        let job = try await SamzaKinesisConfiguration.load(contentsOf: path, environment: AWSEnvironment([:]))
+        let (application, configuration) = try job.consumerConfiguration(for: try #require(job.input("orders")))
+        #expect(application == "billing-1-orders")
+        #expect(configuration.leaseStorage.description == "dynamodb:billing-orders-checkpoints")
+        #expect(configuration.initialPosition == .trimHorizon)
+        #expect(configuration.aws.http.connectTimeout == .seconds(5))
+        #expect(configuration.aws.retry.maxAttempts == 6)
+    }
+
     @Test func aMissingFileIsNamed() async {
         await #expect {
             _ = try await SamzaKinesisConfiguration.load(contentsOf: "/nonexistent/job.properties")
