@@ -70,12 +70,15 @@ struct Consume: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A closed standard output (`| head`) is an error of write(2), handled as a stop, not a
+        // signal that kills the process before it checkpoints and releases its leases.
+        signal(SIGPIPE, SIG_IGN)
         try await global.run {
-            var (name, configuration) = try await application.resolve(global: global)
+            var (name, stream, configuration) = try await application.resolve(global: global)
             if let from { configuration.initialPosition = try Self.initialPosition(from) }
             configuration.checkpointing = .manual
             configuration.logger = Logger(label: "kinesis.consume")
-            let consumer = KinesisConsumer(stream: application.stream, application: name, configuration: configuration)
+            let consumer = KinesisConsumer(stream: stream, application: name, configuration: configuration)
             let session = ConsumeSession(
                 consumer: consumer,
                 output: RecordOutput(format: output, flushEachRecord: FileDescriptor.isTerminal(1)),
@@ -154,7 +157,7 @@ final class ConsumeSession: Sendable {
                 if let maxRecords, output.written >= maxRecords {
                     await stop(reason: "--max-records \(maxRecords) reached")
                 } else if output.sinceCheckpoint >= checkpointEvery {
-                    await checkpoint()
+                    await checkpoint(waitForLock: true)
                 }
             }
         } catch {
@@ -163,29 +166,45 @@ final class ConsumeSession: Sendable {
         }
     }
 
-    /// Flushes the output and checkpoints each shard's last written record.
-    private func checkpoint(stopping: Bool = false) async {
-        for envelope in output.takeForCheckpoint(stopping: stopping) {
+    /// Flushes the output and checkpoints each shard's last written record. The output's lock is
+    /// only tried (a write blocked on a slow reader holds it): with `waitForLock`, again every
+    /// 10 ms for up to 30 s; otherwise this round is skipped.
+    private func checkpoint(stopping: Bool = false, waitForLock: Bool) async {
+        var taken = output.tryTakeForCheckpoint(stopping: stopping)
+        var attempts = 0
+        while taken == nil, waitForLock, attempts < 3000 {
+            attempts += 1
+            try? await Task.sleep(for: .milliseconds(10))
+            taken = output.tryTakeForCheckpoint(stopping: stopping)
+        }
+        guard let envelopes = taken else { return }
+        var failed: [Envelope] = []
+        for envelope in envelopes {
             do {
                 try await envelope.checkpoint()
             } catch let error as KinesisConsumerError where error.code == .leaseLost || error.code == .checkpointRegression {
                 // The shard moved to another instance (it re-delivers from its checkpoint), or a
                 // later checkpoint of this shard was already written.
             } catch {
-                printError("kinesis: checkpoint of \(envelope.shardID) failed: \(error)")
+                printError("kinesis: checkpoint of \(envelope.shardID) failed (tried again with the next one): \(error)")
+                failed.append(envelope)
             }
         }
+        output.checkpointRoundEnded(failed: failed)
     }
 
-    /// Stops once: checkpoints what was written, then shuts the consumer down gracefully.
+    /// Stops once: checkpoints what was written (after any checkpoint round in flight), then shuts
+    /// the consumer down gracefully.
     func stop(reason: String) async {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
         stopReason.withLock { $0 = reason }
-        await checkpoint(stopping: true)
+        await checkpoint(stopping: true, waitForLock: true)
+        for _ in 0..<3000 where output.checkpointRoundsInFlight > 0 { try? await Task.sleep(for: .milliseconds(10)) }
         consumer.triggerGracefulShutdown()
     }
 
-    /// Ctrl-C or SIGTERM: a graceful stop; a second one: exit at once.
+    /// Ctrl-C or SIGTERM: a graceful stop; a second one: exit at once (without waiting for the
+    /// output's lock, which a stalled reader may hold).
     private func handleSignals() async {
         await withTaskGroup(of: Void.self) { group in
             var count = 0
@@ -194,7 +213,6 @@ final class ConsumeSession: Sendable {
                 if count == 1 {
                     group.addTask { await self.stop(reason: "stopped by \(signal)") }
                 } else {
-                    output.flush()
                     printError("\nkinesis: stopped at once by a second \(signal); records after the last checkpoint come again next time")
                     exit(130)
                 }
@@ -202,21 +220,27 @@ final class ConsumeSession: Sendable {
         }
     }
 
-    /// Progress, periodic flush and checkpoints, and the idle stop.
+    /// Progress, periodic flush and checkpoints, and the idle stop. Never waits for the output's
+    /// lock, so a stalled reader of standard output cannot hold this task too.
     private func tick(_ progress: Progress) async {
         var lastCheckpoint = ContinuousClock.now
+        var lastCount = 0
+        var lastChange = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
             let now = ContinuousClock.now
             let statistics = consumer.statistics
-            progress.update(written: output.written, lags: statistics.millisBehindLatest, now: now)
+            let written = output.written
+            if written != lastCount { lastCount = written; lastChange = now }
+            progress.update(written: written, lags: statistics.millisBehindLatest, now: now)
             if output.sinceCheckpoint > 0, now - lastCheckpoint >= checkpointInterval {
                 lastCheckpoint = now
-                await checkpoint()
+                await checkpoint(waitForLock: false)
             } else {
-                output.flush()
+                output.tryFlush()
             }
-            if let untilIdle, now - output.lastWrite(orSince: started) >= untilIdle,
+            // Idle: nothing written for that long, at least one shard held, every held shard at the tip.
+            if let untilIdle, now - lastChange >= untilIdle, !statistics.millisBehindLatest.isEmpty,
                statistics.millisBehindLatest.values.allSatisfy({ $0 == 0 }) {
                 await stop(reason: "idle for \(untilIdle)")
             }
@@ -226,14 +250,12 @@ final class ConsumeSession: Sendable {
 
 /// Records written to standard output (raw or JSON lines), and each shard's last written envelope
 /// waiting for its checkpoint. One lock guards both, so a record is either written and counted
-/// for its checkpoint, or (once stopping) neither.
+/// for its checkpoint, or (once stopping) neither. The record loop writes under the lock (a slow
+/// reader slows the loop, and so reading); other tasks only try the lock.
 final class RecordOutput: Sendable {
     private struct State {
         var buffer: [UInt8] = []
         var pending: [String: Envelope] = [:]
-        var sinceCheckpoint = 0
-        var written = 0
-        var lastWrite: ContinuousClock.Instant?
         var stopping = false
         var closed = false
     }
@@ -241,6 +263,10 @@ final class RecordOutput: Sendable {
     let format: Consume.OutputFormat
     let flushEachRecord: Bool
     private let state = Mutex(State())
+    private let writtenCount = Atomic<Int>(0)
+    private let sinceCheckpointCount = Atomic<Int>(0)
+    private let closedFlag = Atomic<Bool>(false)
+    private let roundsInFlight = Atomic<Int>(0)
     private static let flushSize = 64 * 1024
 
     init(format: Consume.OutputFormat, flushEachRecord: Bool) {
@@ -248,10 +274,10 @@ final class RecordOutput: Sendable {
         self.flushEachRecord = flushEachRecord
     }
 
-    var written: Int { state.withLock { $0.written } }
-    var sinceCheckpoint: Int { state.withLock { $0.sinceCheckpoint } }
-    var closed: Bool { state.withLock { $0.closed } }
-    func lastWrite(orSince start: ContinuousClock.Instant) -> ContinuousClock.Instant { state.withLock { $0.lastWrite ?? start } }
+    var written: Int { writtenCount.load(ordering: .relaxed) }
+    var sinceCheckpoint: Int { sinceCheckpointCount.load(ordering: .relaxed) }
+    var closed: Bool { closedFlag.load(ordering: .relaxed) }
+    var checkpointRoundsInFlight: Int { roundsInFlight.load(ordering: .relaxed) }
 
     /// Buffers the record's line; `false` when stopping (the record is dropped, not checkpointed).
     func write(_ envelope: Envelope) -> Bool {
@@ -265,36 +291,57 @@ final class RecordOutput: Sendable {
                 Self.appendJSON(envelope, to: &state.buffer)
             }
             state.pending[envelope.shardID] = envelope
-            state.sinceCheckpoint += 1
-            state.written += 1
-            state.lastWrite = .now
-            if flushEachRecord || state.buffer.count >= Self.flushSize { Self.flush(&state) }
+            sinceCheckpointCount.add(1, ordering: .relaxed)
+            writtenCount.add(1, ordering: .relaxed)
+            if flushEachRecord || state.buffer.count >= Self.flushSize { flush(&state) }
             return true
         }
     }
 
-    /// Writes out what is buffered.
+    /// Writes out what is buffered (waiting for the lock: for the end of the run).
     func flush() {
-        state.withLock { Self.flush(&$0) }
+        state.withLock { flush(&$0) }
+    }
+
+    /// Writes out what is buffered, unless the lock is busy.
+    func tryFlush() {
+        _ = state.withLockIfAvailable { flush(&$0) }
     }
 
     /// Writes out what is buffered and hands over each shard's last written envelope for its
-    /// checkpoint; with `stopping`, later records are dropped. After a failed write nothing is
-    /// handed over (what was buffered may not have reached the reader).
-    func takeForCheckpoint(stopping: Bool) -> [Envelope] {
-        state.withLock { state in
+    /// checkpoint (a round, to be ended with ``checkpointRoundEnded(failed:)``); with `stopping`,
+    /// later records are dropped. After a failed write nothing is handed over (what was buffered
+    /// may not have reached the reader). `nil` when the lock is busy.
+    func tryTakeForCheckpoint(stopping: Bool) -> [Envelope]? {
+        state.withLockIfAvailable { state -> [Envelope] in
             if stopping { state.stopping = true }
-            Self.flush(&state)
-            defer { state.pending = [:]; state.sinceCheckpoint = 0 }
+            flush(&state)
+            defer { state.pending = [:]; sinceCheckpointCount.store(0, ordering: .relaxed) }
+            roundsInFlight.add(1, ordering: .relaxed)
             return state.closed ? [] : Array(state.pending.values)
         }
     }
 
-    private static func flush(_ state: inout State) {
+    /// A checkpoint round is over; envelopes whose checkpoint failed are kept for the next round
+    /// unless a later one of their shard is waiting already.
+    func checkpointRoundEnded(failed: [Envelope]) {
+        state.withLock { state in
+            for envelope in failed where state.pending[envelope.shardID] == nil {
+                state.pending[envelope.shardID] = envelope
+                sinceCheckpointCount.add(1, ordering: .relaxed)
+            }
+        }
+        roundsInFlight.subtract(1, ordering: .relaxed)
+    }
+
+    private func flush(_ state: inout State) {
         guard !state.buffer.isEmpty, !state.closed else { return }
         let ok = state.buffer.withUnsafeBufferPointer { FileDescriptor.writeAll(1, $0) }
         state.buffer.removeAll(keepingCapacity: true)
-        if !ok { state.closed = true }
+        if !ok {
+            state.closed = true
+            closedFlag.store(true, ordering: .relaxed)
+        }
     }
 
     private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

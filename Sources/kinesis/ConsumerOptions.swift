@@ -39,7 +39,7 @@ struct ApplicationOptions: ParsableArguments {
     @Option(help: "The stream's name (or ARN).")
     var stream: String
 
-    @Option(help: "The application's name: instances with the same name share the stream's shards and checkpoints (default: kinesis-cli-<stream>, or Samza's <job.name>-<job.id>-<stream> with --config).")
+    @Option(help: "The application's name: instances with the same name share the stream's shards and checkpoints (default: kinesis-cli-<stream>, or Samza's <job.name>-<job.id>-<stream> with --config; with --config, --app also names the DynamoDB table unless the file sets TableName).")
     var app: String?
 
     @Option(name: .customLong("lease-store"), help: "Where leases and checkpoints live: \(LeaseStoreChoice.accepted) (default: the SQLite file ./<app>.leases.sqlite; with --config, Samza's DynamoDB table). One store serves one application reading one stream, as in KCL.")
@@ -52,16 +52,22 @@ struct ApplicationOptions: ParsableArguments {
         if let leaseStore { _ = try LeaseStoreChoice(parsing: leaseStore) }
     }
 
-    /// The application's name and its consumer configuration: Samza's file (if any), then the
-    /// options given on the command line.
-    func resolve(global: GlobalOptions) async throws -> (application: String, configuration: KinesisConsumer.Configuration) {
+    /// The application's name, the stream's name and the consumer configuration: Samza's file (if
+    /// any), then the options given on the command line. With `--config`, `--app` without
+    /// `--lease-store` also names the DynamoDB table (as KCL does) unless the file sets `TableName`,
+    /// so that a second application never takes the Samza job's leases.
+    func resolve(global: GlobalOptions) async throws -> (application: String, stream: String, configuration: KinesisConsumer.Configuration) {
         var application: String
+        var streamName = stream
         var configuration: KinesisConsumer.Configuration
+        var fileSetsTable = false
         if let config {
             let job = try await SamzaKinesisConfiguration.load(contentsOf: config)
             guard let input = job.input(stream) else {
                 throw CLIError("\(config) has no input stream '\(stream)' in task.inputs; it has: \(job.inputs.map(\.streamID).joined(separator: ", "))")
             }
+            streamName = input.streamID
+            fileSetsTable = (Array(input.kclConfig.keys) + Array(input.system.kclConfig.keys)).contains { $0.lowercased() == "tablename" }
             (application, configuration) = try job.consumerConfiguration(for: input)
         } else {
             application = "kinesis-cli-\(stream.split(separator: "/").last.map(String.init) ?? stream)"
@@ -73,7 +79,9 @@ struct ApplicationOptions: ParsableArguments {
             configuration.leaseStorage = try LeaseStoreChoice(parsing: leaseStore).storage
         } else if config == nil {
             configuration.leaseStorage = .sqlite(path: "./\(application).leases.sqlite")
+        } else if let app, !fileSetsTable {
+            configuration.leaseStorage = .dynamoDB(table: app)
         }
-        return (application, configuration)
+        return (application, streamName, configuration)
     }
 }

@@ -20,7 +20,7 @@ struct Leases: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let (name, configuration) = try await application.resolve(global: global)
+            let (name, _, configuration) = try await application.resolve(global: global)
             if let path = configuration.leaseStorage.sqlitePath, !FileManager.default.fileExists(atPath: path) {
                 throw CLIError("no lease store at \(path) (for application \(name)); `kinesis consume` creates it")
             }

@@ -2,6 +2,9 @@ import AWSCore
 import ArgumentParser
 import Dispatch
 import KinesisAPI
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -80,17 +83,28 @@ struct Put: AsyncParsableCommand {
     }
 }
 
-/// Standard input's lines, read on a thread of their own.
+/// Standard input's lines as raw bytes (not decoded, so binary or Latin-1 data is sent as it is),
+/// read on a thread of their own.
 final class LineReader: Sendable {
     private let queue = DispatchQueue(label: "kinesis.put.stdin")
+    /// Standard input as a `FILE`, used on `queue` only (which makes sharing it safe).
+    private nonisolated(unsafe) let input = fdopen(0, "r")
 
-    /// Up to `max` lines; `nil` at the end of input.
+    /// Up to `max` lines, without their `\n` (or `\r\n`); `nil` at the end of input.
     func next(max: Int) async -> [[UInt8]]? {
         await withCheckedContinuation { continuation in
             queue.async {
                 var lines: [[UInt8]] = []
-                while lines.count < max, let line = readLine(strippingNewline: true) {
-                    lines.append(Array(line.utf8))
+                var pointer: UnsafeMutablePointer<CChar>?
+                var capacity = 0
+                defer { free(pointer) }
+                while lines.count < max {
+                    let length = getline(&pointer, &capacity, self.input)
+                    guard length >= 0, let pointer else { break }
+                    var line = UnsafeRawBufferPointer(start: pointer, count: length).map { $0 }
+                    if line.last == UInt8(ascii: "\n") { line.removeLast() }
+                    if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                    lines.append(line)
                 }
                 continuation.resume(returning: lines.isEmpty ? nil : lines)
             }
@@ -178,7 +192,13 @@ struct RecordWriter {
         while !entries.isEmpty {
             attempt += 1
             calls += 1
-            let output = try await kinesis.putRecords(stream, entries: entries)
+            let output: PutRecordsOutput
+            do {
+                output = try await kinesis.putRecords(stream, entries: entries)
+            } catch {
+                let written = perShard.values.reduce(0, +)
+                throw CLIError("PutRecords failed after \(written) of the records so far were written (\(counts.reduce(0, +)) in this call were not): \(error)")
+            }
             var failed: [PutRecordsEntry] = []
             var failedCounts: [Int] = []
             var lastError = ""

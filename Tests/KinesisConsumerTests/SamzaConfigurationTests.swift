@@ -47,6 +47,40 @@ import Testing
         #expect(properties.entries.first { $0.key == "dup" }?.line == 18)
     }
 
+    @Test func surrogatePairsAndAByteOrderMark() throws {
+        let properties = try JavaProperties(parsing: "\u{FEFF}first = \\uD83D\\uDE00 and \\u00e9")
+        #expect(properties["first"] == "\u{1F600} and \u{E9}")
+        #expect(throws: KinesisConsumerError.self) { _ = try JavaProperties(parsing: "lone = \\uD83D") }
+    }
+
+    @Test func descriptionsLeaveSecretsOut() throws {
+        let properties = try JavaProperties(parsing: "sensitive.systems.k.streams.s.aws.secretKey=very-secret-key-42\nsystems.k.aws.clientConfig.ProxyPassword=proxy-secret\nplain=shown")
+        for text in ["\(properties)", String(reflecting: properties), "\(properties.entries)", String(reflecting: properties.entries)] {
+            #expect(!text.contains("very-secret-key-42") && !text.contains("proxy-secret"), "\(text)")
+        }
+        #expect("\(properties)".contains("plain=shown"))
+        let system = KinesisSystemDescriptor(systemName: "k").withAWSConfig(["ProxyPassword": "proxy-secret"])
+        let input = system.inputDescriptor(streamID: "s").withSecretKey("very-secret-key-42")
+        for text in ["\(system)", String(reflecting: system), "\(input)", String(reflecting: input)] {
+            #expect(!text.contains("very-secret-key-42") && !text.contains("proxy-secret"), "\(text)")
+        }
+    }
+
+    @Test func aValueContinuedIntoASecretLineIsNotShown() {
+        let text = """
+            systems.k.samza.factory=org.apache.samza.system.kinesis.KinesisSystemFactory
+            task.inputs=k.s
+            job.name=j
+            systems.k.streams.s.aws.region=us-east-1\\
+            sensitive.systems.k.streams.s.aws.secretKey=very-secret-key-42
+            """
+        #expect {
+            _ = try Self.load(text)
+        } throws: { error in
+            "\(error)".contains("job.properties:4: systems.k.streams.s.aws.region: <value withheld") && !"\(error)".contains("very-secret-key-42")
+        }
+    }
+
     @Test func aCommentLineDoesNotContinue() throws {
         let properties = try JavaProperties(parsing: "# comment \\\nkey = value")
         #expect(properties["key"] == "value")

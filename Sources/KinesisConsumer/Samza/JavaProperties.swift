@@ -17,12 +17,18 @@ import Foundation
 /// One addition: a line whose first non-blank characters are `//` is a comment too, because
 /// Samza's own documentation writes its examples that way (Java would read such a line as a key
 /// `//`, which Samza then ignores).
-public struct JavaProperties: Sendable, Hashable {
+///
+/// - Important: `description` and reflection leave out the values of keys that hold secrets
+///   (`sensitive.*`, and keys naming a password or secret).
+public struct JavaProperties: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     /// One key and its value, with the line where its logical line began (1-based).
-    public struct Entry: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
         public var key: String
         public var value: String
         public var line: Int
+
+        public var description: String { "\(key)=\(JavaProperties.isSecret(key) ? "<redacted>" : value) (line \(line))" }
+        public var customMirror: Mirror { Mirror(self, children: ["key": key, "line": line]) }
     }
 
     /// The entries in file order; for a key given twice, only the last.
@@ -35,7 +41,9 @@ public struct JavaProperties: Sendable, Hashable {
     public init(parsing text: String, source: String = "properties") throws {
         var entries: [Entry] = []
         var positions: [String: Int] = [:]
-        for logical in Self.logicalLines(Array(text.unicodeScalars)) {
+        var scalars = Array(text.unicodeScalars)
+        if scalars.first == "\u{FEFF}" { scalars.removeFirst() }  // a byte-order mark is not part of the first key
+        for logical in Self.logicalLines(scalars) {
             let entry = try Self.entry(logical.scalars, line: logical.line, source: source)
             if let earlier = positions[entry.key] {
                 entries[earlier] = entry
@@ -67,6 +75,20 @@ public struct JavaProperties: Sendable, Hashable {
         let text = String(validating: bytes, as: UTF8.self)
             ?? String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
         return try JavaProperties(parsing: text, source: path)
+    }
+
+    public var description: String {
+        "JavaProperties(" + entries.map { "\($0.key)=\(Self.isSecret($0.key) ? "<redacted>" : $0.value)" }.joined(separator: ", ") + ")"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["keys": entries.map(\.key)])
+    }
+
+    /// Whether the key's value is a secret (Samza's `sensitive.` prefix, or a password or secret).
+    static func isSecret(_ key: String) -> Bool {
+        let lowered = key.lowercased()
+        return lowered.hasPrefix("sensitive.") || lowered.contains("password") || lowered.contains("secret")
     }
 
     /// The value of `key`, if present.
@@ -168,17 +190,28 @@ public struct JavaProperties: Sendable, Hashable {
             case "r": result.append("\r")
             case "f": result.append("\u{0C}")
             case "u":
-                let digits = scalars[index..<min(index + 4, scalars.endIndex)]
-                guard digits.count == 4, let code = UInt32(String(String.UnicodeScalarView(digits)), radix: 16),
-                      let decoded = Unicode.Scalar(code)
-                else {
-                    throw KinesisConsumerError(
-                        code: .invalidConfiguration,
-                        message: "\(source):\(line): malformed \\uXXXX escape; accepted: \\u followed by four hexadecimal digits"
-                    )
+                func hex(at start: Int) -> UInt32? {
+                    let digits = scalars[start..<min(start + 4, scalars.endIndex)]
+                    guard digits.count == 4 else { return nil }
+                    return UInt32(String(String.UnicodeScalarView(digits)), radix: 16)
                 }
-                result.append(decoded)
+                let malformed = KinesisConsumerError(
+                    code: .invalidConfiguration,
+                    message: "\(source):\(line): malformed \\uXXXX escape; accepted: \\u followed by four hexadecimal digits (a surrogate pair as two escapes)"
+                )
+                guard let code = hex(at: index) else { throw malformed }
                 index += 4
+                if let scalar = Unicode.Scalar(code) {
+                    result.append(scalar)
+                } else if (0xD800...0xDBFF).contains(code), index + 1 < scalars.endIndex, scalars[index] == "\\", scalars[index + 1] == "u",
+                          let low = hex(at: index + 2), (0xDC00...0xDFFF).contains(low),
+                          let scalar = Unicode.Scalar(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)) {
+                    // A UTF-16 surrogate pair, as Java (and native2ascii) writes characters beyond U+FFFF.
+                    result.append(scalar)
+                    index += 6
+                } else {
+                    throw malformed
+                }
             default: result.append(escape)
             }
         }

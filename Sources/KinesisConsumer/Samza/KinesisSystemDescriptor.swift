@@ -14,7 +14,9 @@ public import AWSCore
 /// ```
 ///
 /// Settings are checked when a consumer is made; an error names the equivalent properties key.
-public struct KinesisSystemDescriptor: Sendable, Hashable {
+///
+/// - Important: `description` and reflection leave out the `ProxyPassword` setting's value.
+public struct KinesisSystemDescriptor: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     /// The Samza factory class name that marks a Kinesis system in a properties file.
     public static let factoryClassName = "org.apache.samza.system.kinesis.KinesisSystemFactory"
 
@@ -52,6 +54,19 @@ public struct KinesisSystemDescriptor: Sendable, Hashable {
         var copy = self
         change(&copy)
         return copy
+    }
+
+    public var description: String {
+        var text = "KinesisSystemDescriptor(\(systemName)"
+        if let region { text += ", region: \(region)" }
+        if let proxyHost { text += ", proxy: \(proxyHost):\(proxyPort.map(String.init) ?? "-")" }
+        if !awsConfig.isEmpty { text += ", clientConfig: \(awsConfig.keys.sorted())" }
+        if !kclConfig.isEmpty { text += ", kcl: \(kclConfig.keys.sorted())" }
+        return text + ")"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["systemName": systemName, "region": region as Any, "awsConfig": awsConfig.keys.sorted(), "kclConfig": kclConfig])
     }
 }
 
@@ -100,7 +115,7 @@ public struct KinesisInputDescriptor: Sendable, Hashable, CustomStringConvertibl
     }
 
     public var customMirror: Mirror {
-        Mirror(self, children: ["system": system.systemName, "streamID": streamID, "region": region as Any, "kclConfig": kclConfig])
+        Mirror(self, children: ["system": system, "streamID": streamID, "region": region as Any, "kclConfig": kclConfig])
     }
 
     /// The application name Samza gives this stream's KCL worker, and so the default lease

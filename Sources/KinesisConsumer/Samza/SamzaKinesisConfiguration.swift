@@ -67,7 +67,7 @@ public struct SamzaKinesisConfiguration: Sendable {
             let name = String(entry.key.dropFirst("systems.".count).dropLast(".samza.factory".count))
             guard !name.isEmpty else { throw fail(entry.key, "names no system; accepted: systems.<system>.samza.factory") }
             guard entry.value.trimmingBlanks == KinesisSystemDescriptor.factoryClassName else {
-                throw fail(entry.key, "'\(entry.value)' is not accepted; accepted: \(KinesisSystemDescriptor.factoryClassName) (only Kinesis systems are read here)")
+                throw fail(entry.key, "\(SettingReader(key: entry.key, value: entry.value, secret: false).shownValue) is not accepted; accepted: \(KinesisSystemDescriptor.factoryClassName) (only Kinesis systems are read here)")
             }
             systems[name] = KinesisSystemDescriptor(systemName: name)
         }
@@ -87,7 +87,7 @@ public struct SamzaKinesisConfiguration: Sendable {
             guard let system = Self.longestPrefix(of: item, among: systems.keys, separator: "."),
                   item.count > system.count + 1
             else {
-                throw fail("task.inputs", "'\(item)' names no Kinesis system; accepted: <system>.<stream> where systems.<system>.samza.factory is \(KinesisSystemDescriptor.factoryClassName)")
+                throw fail("task.inputs", "\(SettingReader(key: "task.inputs", value: item, secret: false).shownValue) names no Kinesis system; accepted: <system>.<stream> where systems.<system>.samza.factory is \(KinesisSystemDescriptor.factoryClassName)")
             }
             let stream = String(item.dropFirst(system.count + 1))
             guard !inputs.contains(where: { $0.system.systemName == system && $0.streamID == stream }) else { continue }

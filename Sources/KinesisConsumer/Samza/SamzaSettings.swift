@@ -53,7 +53,8 @@ struct SamzaSettings {
         guard let setting else { return }
         let value = setting.value.trimmingBlanks
         guard Self.isRegionName(value) else {
-            throw SamzaSettingError(key: setting.key, problem: "'\(setting.value)' is not a region; accepted: an AWS region name such as us-east-1")
+            let shown = SettingReader(key: setting.key, value: setting.value, secret: false).shownValue
+            throw SamzaSettingError(key: setting.key, problem: "\(shown) is not a region; accepted: an AWS region name such as us-east-1")
         }
         aws.region = Region(rawValue: value)
     }
@@ -203,7 +204,17 @@ struct SettingReader {
     let value: String
     let secret: Bool
 
-    private var shown: String { secret ? "<secret>" : "'\(value)'" }
+    /// The value as an error shows it: never a secret, nor a value that may have swallowed one
+    /// (a line continued into the next, `…region=us-east-1\` before a `secretKey` line).
+    private var shown: String {
+        let lowered = value.lowercased()
+        if secret || lowered.contains("secretkey") || lowered.contains("password") || lowered.contains("sensitive.") {
+            return "<value withheld: it may hold a secret>"
+        }
+        return "'\(value)'"
+    }
+
+    var shownValue: String { shown }
 
     func fail(_ accepted: String) -> SamzaSettingError {
         SamzaSettingError(key: key, problem: "\(shown) is not accepted; accepted: \(accepted)")
