@@ -16,7 +16,7 @@ public import AWSCore
 /// Settings are checked when a consumer is made; an error names the equivalent properties key.
 ///
 /// - Important: `description` and reflection leave out the `ProxyPassword` setting's value.
-public struct KinesisSystemDescriptor: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
+public struct KinesisSystemDescriptor: Sendable, Hashable, CustomStringConvertible, CustomReflectable, CopyingSetters {
     /// The Samza factory class name that marks a Kinesis system in a properties file.
     public static let factoryClassName = "org.apache.samza.system.kinesis.KinesisSystemFactory"
 
@@ -50,12 +50,6 @@ public struct KinesisSystemDescriptor: Sendable, Hashable, CustomStringConvertib
     public func withAWSConfig(_ config: [String: String]) -> Self { with { $0.awsConfig = config } }
     public func withKCLConfig(_ config: [String: String]) -> Self { with { $0.kclConfig = config } }
 
-    private func with(_ change: (inout Self) -> Void) -> Self {
-        var copy = self
-        change(&copy)
-        return copy
-    }
-
     public var description: String {
         var text = "KinesisSystemDescriptor(\(systemName)"
         if let region { text += ", region: \(region)" }
@@ -75,7 +69,7 @@ public struct KinesisSystemDescriptor: Sendable, Hashable, CustomStringConvertib
 /// ``KinesisConsumer`` for the stream.
 ///
 /// - Important: The secret key never appears in `description`, reflection or errors.
-public struct KinesisInputDescriptor: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
+public struct KinesisInputDescriptor: Sendable, Hashable, CustomStringConvertible, CustomReflectable, CopyingSetters {
     /// The system the stream belongs to.
     public var system: KinesisSystemDescriptor
     /// The stream's name.
@@ -98,12 +92,6 @@ public struct KinesisInputDescriptor: Sendable, Hashable, CustomStringConvertibl
     public func withAccessKey(_ accessKey: String) -> Self { with { $0.accessKey = accessKey } }
     public func withSecretKey(_ secretKey: String) -> Self { with { $0.secretKey = secretKey } }
     public func withKCLConfig(_ config: [String: String]) -> Self { with { $0.kclConfig = config } }
-
-    private func with(_ change: (inout Self) -> Void) -> Self {
-        var copy = self
-        change(&copy)
-        return copy
-    }
 
     public var description: String {
         var text = "KinesisInputDescriptor(\(system.systemName).\(streamID)"
@@ -155,5 +143,16 @@ public struct KinesisInputDescriptor: Sendable, Hashable, CustomStringConvertibl
             let location = locate(error.key).map { "\($0): " } ?? ""
             throw KinesisConsumerError(code: .invalidConfiguration, message: "\(location)\(error.key): \(error.problem)")
         }
+    }
+}
+
+/// The descriptors' `with…` setters: each returns a changed copy, as Samza's builders read.
+protocol CopyingSetters {}
+
+extension CopyingSetters {
+    func with(_ change: (inout Self) -> Void) -> Self {
+        var copy = self
+        change(&copy)
+        return copy
     }
 }
