@@ -139,6 +139,12 @@ extension KinesisConsumer {
             InitialPosition(checkpoint: .atTimestamp, timestamp: date)
         }
 
+        /// `AT_TIMESTAMP` at an ISO 8601 time (with or without fractional seconds) or milliseconds
+        /// since 1970; `nil` when `text` is neither.
+        public static func atTimestamp(parsing text: String) -> InitialPosition? {
+            parseTimestamp(text).map(atTimestamp)
+        }
+
         public var description: String {
             if let timestamp { return "AT_TIMESTAMP(\(timestamp.timeIntervalSince1970))" }
             return checkpoint.value

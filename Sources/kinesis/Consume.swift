@@ -1,6 +1,6 @@
 import AWSCore
 import ArgumentParser
-import KinesisAPI
+@_spi(Tooling) import KinesisAPI
 import KinesisConsumer
 import Logging
 import Synchronization
@@ -60,9 +60,7 @@ struct Consume: AsyncParsableCommand {
         case "latest": return .latest
         case _ where text.hasPrefix("at-timestamp:"):
             let time = String(text.dropFirst("at-timestamp:".count))
-            if let date = (try? Date.ISO8601FormatStyle().parse(time)) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(time)) {
-                return .atTimestamp(date)
-            }
+            if let position = KinesisConsumer.InitialPosition.atTimestamp(parsing: time) { return position }
             throw ValidationError("--from at-timestamp: needs an ISO 8601 time such as 2026-11-21T08:00:00Z, not '\(time)'")
         default:
             throw ValidationError("--from is '\(text)'; accepted: trim-horizon, latest, at-timestamp:<ISO 8601 time>")
@@ -140,9 +138,8 @@ final class ConsumeSession: Sendable {
 
     private func summary() -> String {
         let statistics = consumer.statistics
-        let tenths = (ContinuousClock.now - started) / .milliseconds(100)
         let reason = stopReason.withLock { $0 } ?? "stopped"
-        return "kinesis consume: \(output.written) records written in \(Int(tenths) / 10).\(Int(tenths) % 10) s, \(statistics.checkpointsWritten) checkpoints; \(reason)"
+        return "kinesis consume: \(output.written) records written in \(secondsText(since: started)), \(statistics.checkpointsWritten) checkpoints; \(reason)"
     }
 
     /// The record loop: write, then checkpoint what was written.
@@ -257,7 +254,6 @@ final class RecordOutput: Sendable {
         var buffer: [UInt8] = []
         var pending: [String: Envelope] = [:]
         var stopping = false
-        var closed = false
     }
 
     let format: Consume.OutputFormat
@@ -265,6 +261,7 @@ final class RecordOutput: Sendable {
     private let state = Mutex(State())
     private let writtenCount = Atomic<Int>(0)
     private let sinceCheckpointCount = Atomic<Int>(0)
+    /// Set (under the lock) when a write to standard output failed.
     private let closedFlag = Atomic<Bool>(false)
     private let roundsInFlight = Atomic<Int>(0)
     private static let flushSize = 64 * 1024
@@ -282,7 +279,7 @@ final class RecordOutput: Sendable {
     /// Buffers the record's line; `false` when stopping (the record is dropped, not checkpointed).
     func write(_ envelope: Envelope) -> Bool {
         state.withLock { state in
-            guard !state.stopping, !state.closed else { return false }
+            guard !state.stopping, !closed else { return false }
             switch format {
             case .raw:
                 state.buffer.append(contentsOf: envelope.data)
@@ -318,7 +315,7 @@ final class RecordOutput: Sendable {
             flush(&state)
             defer { state.pending = [:]; sinceCheckpointCount.store(0, ordering: .relaxed) }
             roundsInFlight.add(1, ordering: .relaxed)
-            return state.closed ? [] : Array(state.pending.values)
+            return closed ? [] : Array(state.pending.values)
         }
     }
 
@@ -335,13 +332,10 @@ final class RecordOutput: Sendable {
     }
 
     private func flush(_ state: inout State) {
-        guard !state.buffer.isEmpty, !state.closed else { return }
+        guard !state.buffer.isEmpty, !closed else { return }
         let ok = state.buffer.withUnsafeBufferPointer { FileDescriptor.writeAll(1, $0) }
         state.buffer.removeAll(keepingCapacity: true)
-        if !ok {
-            state.closed = true
-            closedFlag.store(true, ordering: .relaxed)
-        }
+        if !ok { closedFlag.store(true, ordering: .relaxed) }
     }
 
     private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -374,7 +368,7 @@ final class RecordOutput: Sendable {
         if let key = envelope.explicitHashKey { string(String(key)) } else { raw("null") }
         raw(",\"approximateArrivalTimestamp\":")
         if let time = envelope.approximateArrivalTimestamp { string(timestampStyle.format(time)) } else { raw("null") }
-        raw(",\"data\":"); string(Data(envelope.data).base64EncodedString())
+        raw(",\"data\":\""); Base64.encode(envelope.data, appendingTo: &buffer); raw("\"")
         raw("}\n")
     }
 }

@@ -114,3 +114,9 @@ enum FileDescriptor {
 
     static func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }
 }
+
+/// The time since `start` as `12.3 s`, for summaries.
+func secondsText(since start: ContinuousClock.Instant) -> String {
+    let tenths = Int((ContinuousClock.now - start) / .milliseconds(100))
+    return "\(tenths / 10).\(tenths % 10) s"
+}

@@ -67,10 +67,9 @@ struct Put: AsyncParsableCommand {
                 }
             }
             try await writer.finish()
-            let tenths = (ContinuousClock.now - started) / .milliseconds(100)
             let shards = writer.perShard.sorted { $0.key < $1.key }.map { "\(Progress.short($0.key)) \($0.value)" }.joined(separator: ", ")
             let packing = aggregate ? " in \(writer.kinesisRecords) aggregated records" : ""
-            print("kinesis put: \(writer.userRecords) records\(packing) to \(stream) in \(writer.calls) PutRecords calls, \(writer.retriedEntries) entries retried, \(Int(tenths) / 10).\(Int(tenths) % 10) s; per shard: \(shards.isEmpty ? "-" : shards)")
+            print("kinesis put: \(writer.userRecords) records\(packing) to \(stream) in \(writer.calls) PutRecords calls, \(writer.retriedEntries) entries retried, \(secondsText(since: started)); per shard: \(shards.isEmpty ? "-" : shards)")
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import KinesisAPI
+@_spi(Tooling) @testable import KinesisAPI
 
 @Suite struct SequenceNumberTests {
     @Test func ordersFiftySixDigitNumbersExactly() throws {

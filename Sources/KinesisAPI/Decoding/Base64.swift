@@ -1,6 +1,7 @@
 /// Standard base64 (RFC 4648, `+` and `/`, `=` padding) without allocation per call beyond the
-/// output: the decoder writes into a caller's buffer.
-enum Base64 {
+/// output: the decoder writes into a caller's buffer. Its encoder is open to the project's own
+/// tools (`@_spi(Tooling)`: `kinesis consume --output jsonl`).
+@_spi(Tooling) public enum Base64 {
     static let invalid: UInt8 = 0xFF
 
     static let decodeTable: [UInt8] = {
@@ -86,7 +87,7 @@ enum Base64 {
     }
 
     /// Appends the base64 text of `input` to `output`.
-    static func encode(_ input: some Collection<UInt8>, appendingTo output: inout [UInt8]) {
+    @_spi(Tooling) public static func encode(_ input: some Collection<UInt8>, appendingTo output: inout [UInt8]) {
         output.reserveCapacity(output.count + (input.count + 2) / 3 * 4)
         encodeTable.withUnsafeBufferPointer { table in
             var iterator = input.makeIterator()
