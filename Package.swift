@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "KinesisLeases", targets: ["KinesisLeases"]),
         .library(name: "KinesisTestKit", targets: ["KinesisTestKit"]),
         .library(name: "KinesisConsumer", targets: ["KinesisConsumer"]),
+        .library(name: "KinesisProducer", targets: ["KinesisProducer"]),
         .executable(name: "kinesis", targets: ["kinesis"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // libcurl as a system library; only CCurlShims and AWSCore's transport see it.
@@ -105,6 +107,19 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The producer: batching PutRecords, KPL aggregation, retries, backpressure.
+        .target(
+            name: "KinesisProducer",
+            dependencies: [
+                "AWSCore",
+                "KinesisAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "kinesis",
             dependencies: [
@@ -112,6 +127,7 @@ let package = Package(
                 "KinesisAPI",
                 "KinesisLeases",
                 "KinesisConsumer",
+                "KinesisProducer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -131,6 +147,11 @@ let package = Package(
         .testTarget(
             name: "KinesisConsumerTests",
             dependencies: ["KinesisConsumer", "KinesisAPI", "KinesisLeases", "KinesisTestKit", "AWSCore"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KinesisProducerTests",
+            dependencies: ["KinesisProducer", "KinesisAPI", "KinesisTestKit", "AWSCore"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -176,6 +197,13 @@ let package = Package(
         .testTarget(
             name: "KinesisConsumerIntegrationTests",
             dependencies: ["KinesisConsumer", "KinesisAPI", "KinesisLeases", "DynamoDBAPI", "AWSCore", "IntegrationSupport"],
+            swiftSettings: strictSwift
+        ),
+        // The producer against the moto server (directly and through the fault-injection proxy),
+        // read back by boto3, aws-kinesis-agg and our consumer.
+        .testTarget(
+            name: "KinesisProducerIntegrationTests",
+            dependencies: ["KinesisProducer", "KinesisConsumer", "KinesisLeases", "KinesisAPI", "AWSCore", "IntegrationSupport"],
             swiftSettings: strictSwift
         ),
         // The `kinesis` binary run as a user runs it, against the moto server, with boto3 as the

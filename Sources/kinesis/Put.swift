@@ -1,7 +1,7 @@
 import AWSCore
 import ArgumentParser
 import Dispatch
-import KinesisAPI
+import KinesisProducer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +14,7 @@ import Foundation
 struct Put: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write records: one per line of standard input, or generated ones.",
-        discussion: "Records go out in PutRecords calls of up to 500 records and 5 MiB; entries that fail are sent again with backoff. Prints a summary."
+        discussion: "Records go through the library's KinesisProducer: PutRecords calls of up to 500 records and 5 MiB, failed entries sent again with backoff until --record-ttl, records with the same partition key kept in order. Prints a summary."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -27,15 +27,19 @@ struct Put: AsyncParsableCommand {
     var size = 100
     @Flag(help: "Pack records for the same shard into KPL aggregated records (up to 51,200 bytes each).")
     var aggregate = false
-
-    static let maxRecordBytes = 1_048_576
+    @Option(name: .customLong("max-in-flight"), help: "PutRecords calls in flight at once (use 1 against the moto server, which loses records written concurrently to one shard).")
+    var maxInFlight = 8
+    @Option(name: .customLong("record-ttl"), help: "Seconds to keep trying to write a record before giving up.")
+    var recordTTL = 30.0
 
     func validate() throws {
         if let generate, generate < 1 { throw ValidationError("--generate is \(generate); accepted: 1 or more") }
-        guard (1...Self.maxRecordBytes - 256).contains(size) else { throw ValidationError("--size is \(size); accepted: 1 to \(Self.maxRecordBytes - 256) bytes") }
-        if let partitionKey, !(1...256).contains(partitionKey.utf8.count) {
-            throw ValidationError("--partition-key must have 1 to 256 bytes")
+        guard (1...KinesisProducer.maxRecordBytes - 256).contains(size) else { throw ValidationError("--size is \(size); accepted: 1 to \(KinesisProducer.maxRecordBytes - 256) bytes") }
+        if let partitionKey, !(1...256).contains(partitionKey.unicodeScalars.count) {
+            throw ValidationError("--partition-key must have 1 to 256 characters")
         }
+        guard (1...64).contains(maxInFlight) else { throw ValidationError("--max-in-flight is \(maxInFlight); accepted: 1 to 64") }
+        guard recordTTL > 0, recordTTL <= 86_400 else { throw ValidationError("--record-ttl is \(recordTTL); accepted: more than 0, at most 86400 seconds") }
         if generate == nil, FileDescriptor.isTerminal(0) {
             throw ValidationError("reading records from standard input, which is a terminal; pipe lines in, or use --generate <count>")
         }
@@ -43,34 +47,56 @@ struct Put: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let kinesis = try await KinesisClient(configuration: global.configuration())
+            var configuration = KinesisProducer.Configuration()
+            configuration.aws = global.configuration()
+            configuration.aggregation.isEnabled = aggregate
+            configuration.maxRequestsInFlight = maxInFlight
+            configuration.recordTTL = .milliseconds(Int64(recordTTL * 1000))
+            let producer = KinesisProducer(stream: stream, configuration: configuration)
             let started = ContinuousClock.now
-            var writer = try await RecordWriter(kinesis: kinesis, stream: streamIdentifier(stream), aggregate: aggregate)
-            var index = 0
-            let input = LineReader()
-            while true {
-                let lines: [[UInt8]]
-                if let generate {
-                    guard index < generate else { break }
-                    lines = (index..<min(generate, index + 1000)).map { Self.generated($0, size: size) }
-                } else {
-                    guard let read = await input.next(max: 1000) else { break }
-                    lines = read
+            let written = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await producer.run() }
+                defer { group.cancelAll() }
+                let count = try await feed(producer)
+                do {
+                    try await producer.flush()
+                } catch let error as KinesisProducerError where error.code == .undeliveredRecords {
+                    throw CLIError("\(error.failedRecords) of \(count) records could not be written (\(count - error.failedRecords) were); last error: \(error.underlying.map { "\($0)" } ?? error.message)")
                 }
-                for data in lines {
-                    index += 1
-                    let key = partitionKey ?? UUID().uuidString
-                    guard data.count + key.utf8.count <= Self.maxRecordBytes else {
-                        throw CLIError("record \(index) has \(data.count) bytes; accepted: at most \(Self.maxRecordBytes) bytes with its partition key")
-                    }
-                    try await writer.add(data: data, partitionKey: key)
+                producer.triggerGracefulShutdown()
+                try await group.next()
+                return count
+            }
+            let statistics = producer.statistics
+            let shards = statistics.recordsSentByShard.sorted { $0.key < $1.key }.map { "\(Progress.short($0.key)) \($0.value)" }.joined(separator: ", ")
+            let packing = aggregate ? " in \(statistics.kinesisRecordsSent) Kinesis records" : ""
+            print("kinesis put: \(written) records\(packing) to \(stream) in \(statistics.putRecordsCalls) PutRecords calls, \(statistics.retries) retries, \(secondsText(since: started)); per shard: \(shards.isEmpty ? "-" : shards)")
+        }
+    }
+
+    /// Gives every input record to the producer (waiting when its buffer is full); returns how many.
+    private func feed(_ producer: KinesisProducer) async throws -> Int {
+        var index = 0
+        let input = LineReader()
+        while true {
+            let lines: [[UInt8]]
+            if let generate {
+                guard index < generate else { break }
+                lines = (index..<min(generate, index + 1000)).map { Self.generated($0, size: size) }
+            } else {
+                guard let read = await input.next(max: 1000) else { break }
+                lines = read
+            }
+            for data in lines {
+                index += 1
+                do {
+                    try await producer.submit(data, partitionKey: partitionKey ?? UUID().uuidString)
+                } catch let error as KinesisProducerError where error.code == .invalidRecord {
+                    throw CLIError("record \(index): \(error.message)")
                 }
             }
-            try await writer.finish()
-            let shards = writer.perShard.sorted { $0.key < $1.key }.map { "\(Progress.short($0.key)) \($0.value)" }.joined(separator: ", ")
-            let packing = aggregate ? " in \(writer.kinesisRecords) aggregated records" : ""
-            print("kinesis put: \(writer.userRecords) records\(packing) to \(stream) in \(writer.calls) PutRecords calls, \(writer.retriedEntries) entries retried, \(secondsText(since: started)); per shard: \(shards.isEmpty ? "-" : shards)")
         }
+        return index
     }
 
     /// `<index> ` and letters up to `size` bytes: printable, one line each.
@@ -111,116 +137,3 @@ final class LineReader: Sendable {
     }
 }
 
-/// Batches records into `PutRecords` calls (500 records, 5 MiB), optionally packing them into
-/// KPL aggregated records per shard first, and sends failed entries again with backoff.
-struct RecordWriter {
-    let kinesis: KinesisClient
-    let stream: StreamIdentifier
-    let shards: [(range: HashKeyRange, id: String)]
-    var builders: [String: AggregatedRecordBuilder] = [:]
-    var batch: [PutRecordsEntry] = []
-    var batchBytes = 0
-    private(set) var userRecords = 0
-    private(set) var kinesisRecords = 0
-    private(set) var calls = 0
-    private(set) var retriedEntries = 0
-    private(set) var perShard: [String: Int] = [:]
-    /// User records in each entry of `batch` (more than one for an aggregated record).
-    private var batchCounts: [Int] = []
-
-    static let maxEntries = 500
-    static let maxCallBytes = 5 * 1024 * 1024
-    static let maxAttempts = 10
-
-    init(kinesis: KinesisClient, stream: StreamIdentifier, aggregate: Bool) async throws {
-        self.kinesis = kinesis
-        self.stream = stream
-        shards = aggregate
-            ? try await kinesis.listShards(stream).filter { !$0.isClosed }.map { ($0.hashKeyRange, $0.shardID) }
-            : []
-    }
-
-    mutating func add(data: [UInt8], partitionKey: String) async throws {
-        userRecords += 1
-        guard !shards.isEmpty else {
-            try await enqueue(PutRecordsEntry(data: data, partitionKey: partitionKey), userRecords: 1)
-            return
-        }
-        let hashKey = HashKey.of(partitionKey: partitionKey)
-        let shard = shards.first { $0.range.contains(hashKey) }?.id ?? shards[0].id
-        let record = UserRecord(partitionKey: partitionKey, data: data[...])
-        var builder = builders[shard] ?? AggregatedRecordBuilder()
-        if !builder.append(record) {
-            try await emit(builder)
-            builder = AggregatedRecordBuilder()
-            if !builder.append(record) {
-                // Too large to aggregate: sent as it is.
-                try await enqueue(PutRecordsEntry(data: data, partitionKey: partitionKey), userRecords: 1)
-            }
-        }
-        builders[shard] = builder
-    }
-
-    mutating func finish() async throws {
-        for builder in builders.values where builder.count > 0 { try await emit(builder) }
-        builders = [:]
-        try await send()
-    }
-
-    private mutating func emit(_ builder: AggregatedRecordBuilder) async throws {
-        guard builder.count > 0, let key = builder.partitionKey else { return }
-        let entry = PutRecordsEntry(data: builder.build(), partitionKey: key, explicitHashKey: builder.explicitHashKey)
-        try await enqueue(entry, userRecords: builder.count)
-    }
-
-    private mutating func enqueue(_ entry: PutRecordsEntry, userRecords: Int) async throws {
-        let bytes = entry.data.count + entry.partitionKey.utf8.count
-        if batch.count == Self.maxEntries || batchBytes + bytes > Self.maxCallBytes { try await send() }
-        batch.append(entry)
-        batchCounts.append(userRecords)
-        batchBytes += bytes
-    }
-
-    private mutating func send() async throws {
-        var entries = batch
-        var counts = batchCounts
-        batch = []
-        batchCounts = []
-        batchBytes = 0
-        var attempt = 0
-        while !entries.isEmpty {
-            attempt += 1
-            calls += 1
-            let output: PutRecordsOutput
-            do {
-                output = try await kinesis.putRecords(stream, entries: entries)
-            } catch {
-                let written = perShard.values.reduce(0, +)
-                throw CLIError("PutRecords failed after \(written) of the records so far were written (\(counts.reduce(0, +)) in this call were not): \(error)")
-            }
-            var failed: [PutRecordsEntry] = []
-            var failedCounts: [Int] = []
-            var lastError = ""
-            for (index, result) in output.results.enumerated() {
-                switch result {
-                case .success(let shardID, _):
-                    kinesisRecords += 1
-                    perShard[shardID, default: 0] += counts[index]
-                case .failure(let code, let message):
-                    failed.append(entries[index])
-                    failedCounts.append(counts[index])
-                    lastError = "\(code): \(message)"
-                }
-            }
-            guard !failed.isEmpty else { return }
-            guard attempt < Self.maxAttempts else {
-                throw CLIError("\(failedCounts.reduce(0, +)) records could not be written after \(attempt) attempts; last error \(lastError)")
-            }
-            retriedEntries += failed.count
-            entries = failed
-            counts = failedCounts
-            let base = min(5000, 100 << min(attempt, 6))
-            try await Task.sleep(for: .milliseconds(Int.random(in: base / 2...base)))
-        }
-    }
-}

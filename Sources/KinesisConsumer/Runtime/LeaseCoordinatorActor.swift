@@ -1,3 +1,4 @@
+@_spi(Runtime) import AWSCore
 import KinesisAPI
 import KinesisLeases
 import Logging

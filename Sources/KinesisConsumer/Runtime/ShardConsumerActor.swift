@@ -1,4 +1,4 @@
-import AWSCore
+@_spi(Runtime) import AWSCore
 import KinesisAPI
 import KinesisLeases
 import Logging

@@ -1,15 +1,18 @@
 import Synchronization
 
 /// A signal one task waits for (with or without a time limit) and others send. A signal sent while
-/// nobody waits is kept for the next wait.
-final class Wakeup: Sendable {
+/// nobody waits is kept for the next wait. Runtime plumbing shared by the consumer and the producer.
+@_spi(Runtime)
+public final class Wakeup: Sendable {
     private struct State {
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
     }
     private let state = Mutex(State())
 
-    func signal() {
+    public init() {}
+
+    public func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -22,7 +25,7 @@ final class Wakeup: Sendable {
     }
 
     /// Waits for a signal, or until the task is cancelled.
-    func wait() async {
+    public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state in
@@ -45,7 +48,7 @@ final class Wakeup: Sendable {
     }
 
     /// Waits for a signal, at most `duration`.
-    func wait(atMost duration: Duration) async {
+    public func wait(atMost duration: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.wait() }
             group.addTask { try? await Task.sleep(for: duration) }
