@@ -399,17 +399,19 @@ public final class KinesisProducer: Service, Sendable {
         do {
             let shards = try await kinesis.listShards(stream)
             statisticsStore.shardMapRead()
-            state.withLock { state in
-                state.machine.installShardMap(ShardMap(shards: shards))
+            let completion = state.withLock { state in
                 state.refreshingShardMap = false
+                return state.machine.installShardMap(ShardMap(shards: shards), now: .now)
             }
             logger.debug("Shard map read", metadata: ["kinesis.shards": "\(shards.count)"])
+            finish(completion)
         } catch {
             logger.info("Shard map could not be read; records go out without shard prediction", metadata: ["error": "\(error)"])
-            state.withLock { state in
-                state.machine.shardMapUnavailable()
+            let completion = state.withLock { state in
                 state.refreshingShardMap = false
+                return state.machine.shardMapUnavailable(now: .now)
             }
+            finish(completion)
         }
         wakeup.signal()
     }

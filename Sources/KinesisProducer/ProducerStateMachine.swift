@@ -115,6 +115,9 @@ struct ProducerStateMachine {
     private(set) var shardMapIsStale = true
     /// With aggregation on, nothing is sent until the first shard map is read (or could not be).
     private var waitsForShardMap: Bool
+    /// Aggregates written to a shard the map did not know (a reshard): which of their records lie
+    /// in that shard's range is decided once the map is read again.
+    private var landedOnUnknownShards: [(Entry, String, SequenceNumber)] = []
     private var pausedUntil: [String: Instant] = [:]
     private var throttleStreak: [String: Int] = [:]
 
@@ -179,17 +182,33 @@ struct ProducerStateMachine {
 
     // MARK: The shard map
 
-    mutating func installShardMap(_ map: ShardMap) {
+    /// Installs a freshly read map, and settles the aggregates that landed on shards the old map
+    /// did not know.
+    mutating func installShardMap(_ map: ShardMap, now: Instant) -> Completion {
         shardMap = map.isEmpty ? nil : map
         shardMapIsStale = false
         waitsForShardMap = false
+        var completion = Completion()
+        let unresolved = landedOnUnknownShards
+        landedOnUnknownShards = []
+        for (entry, shardID, sequenceNumber) in unresolved {
+            settle(entry, landedOn: shardID, sequenceNumber: sequenceNumber, range: shardMap?.range(of: shardID), now: now, into: &completion)
+        }
+        return completion
     }
 
     /// The shard map could not be read: go on without (records are sent unaggregated) and try
     /// again after `retryAfter`.
-    mutating func shardMapUnavailable() {
+    mutating func shardMapUnavailable(now: Instant) -> Completion {
         waitsForShardMap = false
         shardMapIsStale = false
+        var completion = Completion()
+        let unresolved = landedOnUnknownShards
+        landedOnUnknownShards = []
+        for (entry, shardID, sequenceNumber) in unresolved {
+            settle(entry, landedOn: shardID, sequenceNumber: sequenceNumber, range: nil, now: now, into: &completion)
+        }
+        return completion
     }
 
     /// Asks for the map to be read again (after a record landed on an unexpected shard).
@@ -383,9 +402,25 @@ struct ProducerStateMachine {
             completion.delivered.append((record, KinesisProducer.Receipt(shardID: shardID, sequenceNumber: sequenceNumber, attempts: record.attempts)))
             return
         }
+        guard unexpected else {
+            settle(entry, landedOn: shardID, sequenceNumber: sequenceNumber, range: nil, now: now, into: &completion)
+            return
+        }
         // An aggregate landed where its first record's hash key lies. After a reshard the others
-        // may lie outside that shard's range, where KCL drops them: those go out again.
-        let range = unexpected ? shardMap?.range(of: shardID) : nil
+        // may lie outside that shard's range, where KCL drops them: those go out again. Until the
+        // map is read again nothing more is sent, so that no other aggregate goes astray.
+        waitsForShardMap = true
+        if let range = shardMap?.range(of: shardID) {
+            settle(entry, landedOn: shardID, sequenceNumber: sequenceNumber, range: range, now: now, into: &completion)
+        } else {
+            landedOnUnknownShards.append((entry, shardID, sequenceNumber))
+        }
+    }
+
+    /// Delivers an aggregate's records that lie in `range` (all of them when `range` is `nil` and
+    /// the aggregate landed where predicted) and sends the others again.
+    private mutating func settle(_ entry: Entry, landedOn shardID: String, sequenceNumber: SequenceNumber, range: HashKeyRange?, now: Instant, into completion: inout Completion) {
+        let unexpected = entry.predictedShardID.map { $0 != shardID } ?? false
         for (index, record) in entry.records.enumerated() {
             if !unexpected || range?.contains(record.hashKey) == true {
                 release(record)

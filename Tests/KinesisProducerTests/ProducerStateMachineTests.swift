@@ -14,7 +14,7 @@ struct ProducerStateMachineTests {
         var configuration = KinesisProducer.Configuration()
         adjust(&configuration)
         var machine = Machine(settings: .init(configuration))
-        machine.installShardMap(ShardMap(shards: []))
+        _ = machine.installShardMap(ShardMap(shards: []), now: ContinuousClock.now)
         return machine
     }
 
@@ -108,7 +108,7 @@ struct ProducerStateMachineTests {
 
     @Test func recordsForOneShardArePackedIntoAggregates() throws {
         var machine = Self.machine { $0.linger = .zero; $0.aggregation.isEnabled = true }
-        machine.installShardMap(Self.twoShards)
+        _ = machine.installShardMap(Self.twoShards, now: start)
         for index in 0..<100 { _ = machine.admit(partitionKey: "key-\(index)", explicitHashKey: nil, data: Array("record \(index)".utf8), now: start) }
         let batch = try Self.next(&machine, start)
         #expect(batch.entries.count == 2)
@@ -134,7 +134,7 @@ struct ProducerStateMachineTests {
 
     @Test func anAggregateOnAnUnexpectedShardSendsAgainWhatLiesOutsideIt() throws {
         var machine = Self.machine { $0.linger = .zero; $0.aggregation.isEnabled = true; $0.ordering = .none }
-        machine.installShardMap(Self.twoShards)
+        _ = machine.installShardMap(Self.twoShards, now: start)
         for index in 0..<40 { _ = machine.admit(partitionKey: "key-\(index)", explicitHashKey: nil, data: [UInt8(index)], now: start) }
         let batch = try Self.next(&machine, start)
         let low = try #require(batch.entries.first { $0.predictedShardID == "low" })
@@ -144,6 +144,35 @@ struct ProducerStateMachineTests {
         #expect(completion.retried == low.records.count)
         #expect(completion.delivered.count == 40 - low.records.count)
         #expect(completion.delivered.allSatisfy { $0.receipt.shardID == "high" && $0.record.hashKey >= UInt128(1) << 127 })
+    }
+
+    @Test func anAggregateOnAShardTheMapDoesNotKnowWaitsForTheNewMap() throws {
+        var machine = Self.machine { $0.linger = .zero; $0.aggregation.isEnabled = true }
+        _ = machine.installShardMap(Self.twoShards, now: start)
+        for index in 0..<40 { _ = machine.admit(partitionKey: "key-\(index)", explicitHashKey: nil, data: [UInt8(index)], now: start) }
+        let batch = try Self.next(&machine, start)
+        let low = try #require(batch.entries.first { $0.predictedShardID == "low" && $0.isAggregated })
+        // "low" was split; its aggregate landed on the child holding its first record's hash key.
+        let split = UInt128(1) << 126
+        let first = low.records[0].hashKey < split
+        let child = first ? "low-a" : "low-b"
+        let completion = machine.complete(batch, outcome: Self.success(batch) { $0.predictedShardID == "low" ? child : "high" }, now: start)
+        #expect(completion.delivered.allSatisfy { $0.receipt.shardID == "high" })
+        #expect(completion.retried == 0, "nothing is decided before the map is read again")
+        _ = machine.admit(partitionKey: "later", explicitHashKey: nil, data: [1], now: start)
+        let held = machine.nextBatch(now: start + .seconds(1))
+        #expect(held == nil, "nothing more is sent on a stale map")
+        let range = { (start: UInt128, end: UInt128, id: String) in
+            Shard(shardID: id, hashKeyRange: HashKeyRange(startingHashKey: start, endingHashKey: end), sequenceNumberRange: SequenceNumberRange(startingSequenceNumber: seq("1")))
+        }
+        let settled = machine.installShardMap(ShardMap(shards: [
+            range(0, split - 1, "low-a"), range(split, UInt128(1) << 127 - 1, "low-b"), range(UInt128(1) << 127, .max, "high"),
+        ]), now: start)
+        let inChild = low.records.filter { ($0.hashKey < split) == first }
+        #expect(settled.delivered.map(\.record.id) == inChild.map(\.id))
+        #expect(settled.delivered.allSatisfy { $0.receipt.shardID == child })
+        #expect(settled.retried == low.records.count - inChild.count)
+        #expect(settled.retried > 0)
     }
 
     @Test func recordsPastTheirDeadlineFailWithTheLastError() throws {
