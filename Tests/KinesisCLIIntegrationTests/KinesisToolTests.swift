@@ -96,10 +96,10 @@ import Testing
         let created = try await Self.kinesis(["streams", "create", "--shard-count", "3"] + common)
         #expect(created.status == 0, "\(created.stderr)")
         // Plain generated records, aggregated ones, and lines from standard input.
-        let generated = try await Self.kinesis(["put", "--generate", "150", "--size", "40"] + common)
+        let generated = try await Self.kinesis(["put", "--generate", "150", "--size", "40", "--max-in-flight", "1"] + common)
         #expect(generated.status == 0, "\(generated.stderr)")
         #expect(generated.stdout.contains("kinesis put: 150 records"))
-        let aggregated = try await Self.kinesis(["put", "--generate", "60", "--size", "30", "--aggregate"] + common)
+        let aggregated = try await Self.kinesis(["put", "--generate", "60", "--size", "30", "--aggregate", "--max-in-flight", "1"] + common)
         #expect(aggregated.status == 0, "\(aggregated.stderr)")
         let typed = try await Self.kinesis(["put", "--partition-key", "typed"] + common, stdin: "first line\nsecond \"quoted\" line\n\nfourth\n")
         #expect(typed.status == 0, "\(typed.stderr)")
