@@ -60,6 +60,17 @@ let package = Package(
             path: "Benchmarks/ConsumerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ProducerBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KinesisProducer", package: mainPackage),
+                .product(name: "KinesisAPI", package: mainPackage),
+                .product(name: "AWSCore", package: mainPackage),
+            ],
+            path: "Benchmarks/ProducerBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // A plain program for counting instructions under valgrind (`scripts/count-instructions`).
         .executableTarget(
             name: "DecodeInstructions",

@@ -58,7 +58,7 @@ extension KinesisProducer {
             public init() {}
         }
 
-        /// The backoff before a failed entry is sent again: a random delay (full jitter) up to
+        /// The backoff before a failed entry is sent again: a random delay between half and all of
         /// `base * 2^(attempt-1)`, capped at ``maxDelay``. A throttled shard is also paused for
         /// such a delay, so that the producer slows down to what the shard accepts.
         public struct Retry: Sendable {

@@ -23,7 +23,8 @@ import Synchronization
 /// ``Configuration/maxRequestsInFlight`` calls in flight; sends failed entries again with backoff
 /// and jitter until each record's ``Configuration/recordTTL``; pauses a shard that throttles. A
 /// graceful shutdown (the service group's, or ``triggerGracefulShutdown()``) takes no new records,
-/// sends everything held without lingering, and returns once every record is written or failed.
+/// sends everything held without lingering (retries after their backoff), and returns once every
+/// record is written or failed.
 ///
 /// - Important: No record is lost without an error: a `send` returns its ``Receipt`` or throws
 ///   ``KinesisProducerError``; a record given to `submit` that cannot be written is logged,
@@ -63,10 +64,11 @@ public final class KinesisProducer: Service, Sendable {
         var nextToken: UInt64 = 0
         var roomWaiters = Deque<RoomWaiter>()
         /// `send`s waiting for their record's outcome, by record ID.
-        var receiptWaiters: [UInt64: CheckedContinuation<Receipt, any Error>] = [:]
-        /// `send`s by waiter token, while they wait for room or for their receipt.
+        var receiptWaiters: [UInt64: (token: UInt64, continuation: CheckedContinuation<Receipt, any Error>)] = [:]
+        /// `send`s and `submit`s by waiter token, while they wait for room (0) or for their receipt
+        /// (the record's ID).
         var tokens: [UInt64: UInt64] = [:]
-        var flushWaiters: [(epoch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var flushWaiters: [(token: UInt64, epoch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
         /// Records of `submit` that failed and no flush has reported yet.
         var unreportedFailures = 0
         var lastUnreportedFailure: KinesisProducerError?
@@ -180,17 +182,30 @@ public final class KinesisProducer: Service, Sendable {
     /// - Throws: ``KinesisProducerError`` with ``KinesisProducerError/Code/undeliveredRecords`` when
     ///   records given to `submit` failed since the last flush (their count, and the last error as
     ///   ``KinesisProducerError/underlying``). Failures of `send` are thrown by that `send` only.
+    ///   `CancellationError` when the task is cancelled (the records still go out).
     public func flush() async throws {
-        let epoch = state.withLock { $0.machine.requestFlush() }
-        wakeup.signal()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { state in
-                if state.machine.isFlushed(through: epoch) { return true }
-                state.flushWaiters.append((epoch, continuation))
-                return false
-            }
-            if done { continuation.resume() }
+        let (epoch, token) = state.withLock { state in
+            state.nextToken += 1
+            return (state.machine.requestFlush(), state.nextToken)
         }
+        wakeup.signal()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = state.withLock { state in
+                    if state.machine.isFlushed(through: epoch) || Task.isCancelled { return true }
+                    state.flushWaiters.append((token, epoch, continuation))
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.flushWaiters.firstIndex(where: { $0.token == token }) else { return nil }
+                return state.flushWaiters.remove(at: index).continuation
+            }
+            waiter?.resume()
+        }
+        try Task.checkCancellation()
         let (count, last) = state.withLock { state in
             defer {
                 state.unreportedFailures = 0
@@ -208,8 +223,8 @@ public final class KinesisProducer: Service, Sendable {
     }
 
     /// Stops the producer gracefully (what a service group's graceful shutdown does): new records
-    /// are refused, everything held is sent at once, and ``run()`` returns when all are written or
-    /// failed.
+    /// (and senders still waiting for room) are refused, everything held is sent without lingering
+    /// (retries still wait out their backoff), and ``run()`` returns when all are written or failed.
     public func triggerGracefulShutdown() {
         let refused = state.withLock { state -> [RoomWaiter] in
             state.machine.beginShutdown()
@@ -256,17 +271,19 @@ public final class KinesisProducer: Service, Sendable {
 
     /// Takes the record now if there is room, or queues it (in order) until there is.
     private func take(_ waiter: RoomWaiter) {
-        let refused = state.withLock { state -> Bool in
-            guard state.phase != .stopped, !state.machine.isShuttingDown else { return true }
+        let refused = state.withLock { state -> (any Error)? in
+            // Checked under the lock: a cancellation after this finds the token in `abandon`.
+            if Task.isCancelled { return CancellationError() }
+            guard state.phase != .stopped, !state.machine.isShuttingDown else { return Self.shutDownError }
             if state.roomWaiters.isEmpty, state.machine.hasRoom(forBytes: waiter.data.count + waiter.partitionKey.utf8.count) {
                 admit(waiter, into: &state)
             } else {
                 state.tokens[waiter.token] = 0
                 state.roomWaiters.append(waiter)
             }
-            return false
+            return nil
         }
-        if refused { resume(waiter.waiter, throwing: Self.shutDownError) }
+        if let refused { resume(waiter.waiter, throwing: refused) }
     }
 
     /// Admits a waiting sender's record (under the lock); resumes a `submit` at once.
@@ -275,7 +292,7 @@ public final class KinesisProducer: Service, Sendable {
         if wake { wakeup.signal() }
         switch waiter.waiter {
         case .receipt(let continuation):
-            state.receiptWaiters[id] = continuation
+            state.receiptWaiters[id] = (waiter.token, continuation)
             state.tokens[waiter.token] = id
         case .admission(let continuation):
             state.tokens[waiter.token] = nil
@@ -292,7 +309,7 @@ public final class KinesisProducer: Service, Sendable {
                 guard let index = state.roomWaiters.firstIndex(where: { $0.token == token }) else { return nil }
                 return state.roomWaiters.remove(at: index).waiter
             }
-            return state.receiptWaiters.removeValue(forKey: id).map { .receipt($0) }
+            return state.receiptWaiters.removeValue(forKey: id).map { .receipt($0.continuation) }
         }
         if let waiter { resume(waiter, throwing: CancellationError()) }
     }
@@ -352,7 +369,7 @@ public final class KinesisProducer: Service, Sendable {
                 let expired = state.machine.expire(now: now)
                 while let batch = state.machine.nextBatch(now: now) { batches.append(batch) }
                 var refresh = false
-                if state.machine.shardMapIsStale, !state.refreshingShardMap {
+                if state.machine.wantsShardMap(now: now), !state.refreshingShardMap {
                     state.refreshingShardMap = true
                     refresh = true
                 }
@@ -424,11 +441,15 @@ public final class KinesisProducer: Service, Sendable {
         var undeliverable: [(ProducerStateMachine.Record, KinesisProducerError)] = []
         let (flushes, buffered) = state.withLock { state in
             for (record, receipt) in completion.delivered {
-                if let continuation = state.receiptWaiters.removeValue(forKey: record.id) { receipts.append((continuation, receipt)) }
+                if let waiter = state.receiptWaiters.removeValue(forKey: record.id) {
+                    state.tokens[waiter.token] = nil
+                    receipts.append((waiter.continuation, receipt))
+                }
             }
             for (record, error) in completion.failed {
-                if let continuation = state.receiptWaiters.removeValue(forKey: record.id) {
-                    errors.append((continuation, error))
+                if let waiter = state.receiptWaiters.removeValue(forKey: record.id) {
+                    state.tokens[waiter.token] = nil
+                    errors.append((waiter.continuation, error))
                 } else {
                     undeliverable.append((record, error))
                     state.unreportedFailures += 1
@@ -476,6 +497,7 @@ public final class KinesisProducer: Service, Sendable {
             state.phase = .stopped
             state.machine.beginShutdown()
             let waiters = Array(state.roomWaiters)
+            for waiter in waiters { state.tokens[waiter.token] = nil }
             state.roomWaiters.removeAll()
             return (state.machine.removeAll(), waiters)
         }

@@ -82,6 +82,8 @@ struct ProducerStateMachine {
         var retried = 0
         var throttled = 0
         var errorCodes: [String] = []
+        /// Shards that throttled in this call: each is paused once.
+        var throttledShards: Set<String> = []
     }
 
     let settings: Settings
@@ -118,6 +120,8 @@ struct ProducerStateMachine {
     /// Aggregates written to a shard the map did not know (a reshard): which of their records lie
     /// in that shard's range is decided once the map is read again.
     private var landedOnUnknownShards: [(Entry, String, SequenceNumber)] = []
+    /// No shard map read before this (at most two a second; after a failed read, `retry.maxDelay`).
+    private(set) var shardMapNotBefore = ContinuousClock.now
     private var pausedUntil: [String: Instant] = [:]
     private var throttleStreak: [String: Int] = [:]
 
@@ -187,6 +191,7 @@ struct ProducerStateMachine {
     mutating func installShardMap(_ map: ShardMap, now: Instant) -> Completion {
         shardMap = map.isEmpty ? nil : map
         shardMapIsStale = false
+        shardMapNotBefore = now + .milliseconds(500)
         waitsForShardMap = false
         var completion = Completion()
         let unresolved = landedOnUnknownShards
@@ -198,10 +203,11 @@ struct ProducerStateMachine {
     }
 
     /// The shard map could not be read: go on without (records are sent unaggregated) and try
-    /// again after `retryAfter`.
+    /// again after `retry.maxDelay`.
     mutating func shardMapUnavailable(now: Instant) -> Completion {
         waitsForShardMap = false
         shardMapIsStale = false
+        shardMapNotBefore = now + settings.retry.maxDelay
         var completion = Completion()
         let unresolved = landedOnUnknownShards
         landedOnUnknownShards = []
@@ -211,9 +217,10 @@ struct ProducerStateMachine {
         return completion
     }
 
-    /// Asks for the map to be read again (after a record landed on an unexpected shard).
-    mutating func markShardMapStale() {
-        shardMapIsStale = true
+    /// Whether the map should be read now: it is stale (or missing) and the last read is not too
+    /// recent.
+    func wantsShardMap(now: Instant) -> Bool {
+        (shardMapIsStale || shardMap == nil) && now >= shardMapNotBefore
     }
 
     // MARK: Batches
@@ -283,7 +290,9 @@ struct ProducerStateMachine {
 
         if pendingDue || !assembly.isEmpty {
             var skipped: [Record] = []
-            while !assembly.isFull, let record = pending.popFirst() {
+            // Held-back records are looked at up to a bound, so that a hot key's backlog does not
+            // make every pass (under the producer's lock) walk the whole buffer.
+            while !assembly.isFull, skipped.count < 2 * settings.maxEntries, let record = pending.popFirst() {
                 let shardID = shardMap?.shardID(for: record.hashKey)
                 if shardID == nil, shardMap != nil { shardMapIsStale = true }
                 let blocked = ordered && (skippedKeys.contains(record.partitionKey)
@@ -336,7 +345,12 @@ struct ProducerStateMachine {
         if let first = pending.first {
             candidates.append(first.deadline)
             let lingerEnd = first.submitted + settings.linger
-            if lingerEnd > now { candidates.append(lingerEnd) }
+            // Due but held back (its key or shard waits): records behind it may be free to go,
+            // so look again after a linger period rather than only when a call answers.
+            candidates.append(lingerEnd > now ? lingerEnd : now + max(settings.linger, .milliseconds(1)))
+        }
+        if shardMapIsStale || shardMap == nil, shardMapNotBefore > now {
+            candidates.append(shardMapNotBefore)
         }
         for record in retrying {
             candidates.append(record.deadline)
@@ -388,6 +402,7 @@ struct ProducerStateMachine {
                 }
             }
         }
+        for shardID in completion.throttledShards { pause(shardID, now: now) }
         return completion
     }
 
@@ -436,7 +451,7 @@ struct ProducerStateMachine {
         switch RetryPolicy.classify(error) {
         case .throttling:
             completion.throttled += 1
-            if let shardID = entry.predictedShardID { pause(shardID, now: now) }
+            if let shardID = entry.predictedShardID { completion.throttledShards.insert(shardID) }
             for record in entry.records { retry(record, error: error, throttling: true, now: now, into: &completion) }
         case .transient:
             for record in entry.records { retry(record, error: error, throttling: false, now: now, into: &completion) }
@@ -482,9 +497,11 @@ struct ProducerStateMachine {
         return ceiling * (0.5 + Double.random(in: 0..<0.5))
     }
 
-    /// Everything still held and not in flight, released (the producer is stopping).
+    /// Everything still held and not in flight, released (the producer is stopping). Records of
+    /// aggregates that await the shard map are among them: written, but maybe outside their shard.
     mutating func removeAll() -> [Record] {
-        let records = Array(pending) + retrying
+        let records = Array(pending) + retrying + landedOnUnknownShards.flatMap(\.0.records)
+        landedOnUnknownShards = []
         pending.removeAll()
         pendingBytes = 0
         retrying.removeAll()

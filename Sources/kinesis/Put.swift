@@ -54,18 +54,31 @@ struct Put: AsyncParsableCommand {
             configuration.recordTTL = .milliseconds(Int64(recordTTL * 1000))
             let producer = KinesisProducer(stream: stream, configuration: configuration)
             let started = ContinuousClock.now
-            let written = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await producer.run() }
-                defer { group.cancelAll() }
-                let count = try await feed(producer)
-                do {
-                    try await producer.flush()
-                } catch let error as KinesisProducerError where error.code == .undeliveredRecords {
-                    throw CLIError("\(error.failedRecords) of \(count) records could not be written (\(count - error.failedRecords) were); last error: \(error.underlying.map { "\($0)" } ?? error.message)")
+            // The feeder's failure is returned, not thrown, so that when `run()` fails (no region,
+            // no credentials) its error is the one reported, not the refusals that follow it.
+            let fed = try await withThrowingTaskGroup(of: Fed?.self) { group in
+                group.addTask { try await producer.run(); return nil }
+                group.addTask {
+                    defer { producer.triggerGracefulShutdown() }
+                    do {
+                        let count = try await feed(producer)
+                        do {
+                            try await producer.flush()
+                        } catch let error as KinesisProducerError where error.code == .undeliveredRecords {
+                            throw CLIError("\(error.failedRecords) of \(count) records could not be written (\(count - error.failedRecords) were); last error: \(error.underlying.map { "\($0)" } ?? error.message)")
+                        }
+                        return .written(count)
+                    } catch {
+                        return .failed(error)
+                    }
                 }
-                producer.triggerGracefulShutdown()
-                try await group.next()
-                return count
+                var fed: Fed?
+                for try await result in group { if let result { fed = result } }
+                return fed
+            }
+            guard case .written(let written) = fed else {
+                if case .failed(let error) = fed { throw error }
+                throw CLIError("the producer stopped before the records were given to it")
             }
             let statistics = producer.statistics
             let shards = statistics.recordsSentByShard.sorted { $0.key < $1.key }.map { "\(Progress.short($0.key)) \($0.value)" }.joined(separator: ", ")
@@ -106,6 +119,12 @@ struct Put: AsyncParsableCommand {
         while bytes.count < size { bytes.append(letters[(bytes.count + index) % letters.count]) }
         return bytes
     }
+}
+
+/// What feeding the producer came to.
+private enum Fed: Sendable {
+    case written(Int)
+    case failed(any Error)
 }
 
 /// Standard input's lines as raw bytes (not decoded, so binary or Latin-1 data is sent as it is),

@@ -160,15 +160,22 @@ struct ProducerMotoTests {
         let stream = Moto.uniqueStream("producer-faults")
         try await kinesis.createStream(stream, shardCount: 2)
         let proxy = try await FaultProxy.start(seed: 7, faults: [
-            "PutRecords": .init(throttle: 0.15, error500: 0.1, reset: 0.03, resetAfter: 0.05, failEntries: 0.3),
+            "PutRecords": .init(throttle: 0.2, error500: 0.15, reset: 0.05, resetAfter: 0.05, failEntries: 0.3),
         ])
-        let producer = try Self.producer(stream, aggregate: false, proxy: proxy.proxy)
         let keys = 12, perKey = 15
         typealias Outcome = (data: String, receipt: KinesisProducer.Receipt?, error: KinesisProducerError?)
         let outcomes: [Outcome]
+        let producer: KinesisProducer
         do {
+            producer = try Self.producer(stream, aggregate: false, proxy: proxy.proxy)
             outcomes = try await withThrowingTaskGroup(of: [Outcome].self) { group in
                 group.addTask { try await producer.run(); return [] }
+                group.addTask {
+                    // A full outage of one second, part way through: every connection reset.
+                    try await Task.sleep(for: .seconds(1))
+                    try await proxy.outage(seconds: 1)
+                    return []
+                }
                 let outcomes = try await withThrowingTaskGroup(of: [Outcome].self) { senders in
                     // One task per key, each waiting for its receipts in turn.
                     for key in 0..<keys {
@@ -209,9 +216,11 @@ struct ProducerMotoTests {
         }
         // Resets after a call took effect make copies; each key's first copies keep the order.
         #expect(Self.keyOrder(stored) == Self.expected(keys: keys, perKey: perKey))
-        for fault in ["PutRecords.throttle", "PutRecords.error500", "PutRecords.reset", "PutRecords.reset_after", "PutRecords.fail_entries"] {
+        // The frequent faults are drawn many times; resets come at least from the outage.
+        for fault in ["PutRecords.throttle", "PutRecords.error500", "PutRecords.fail_entries"] {
             #expect(stats.injected[fault, default: 0] > 0, "\(fault) was injected: \(stats.injected)")
         }
+        #expect(stats.injected["outage.reset", default: 0] + stats.injected["PutRecords.reset", default: 0] + stats.injected["PutRecords.reset_after", default: 0] > 0)
         #expect(stats.requests > stats.forwarded, "faults answered by the proxy never reached moto")
         #expect(producer.statistics.retries > 0)
     }

@@ -201,7 +201,7 @@ struct ProducerRuntimeTests {
         kinesis.faults = faults
         let undeliverable = Mutex<[KinesisProducer.UndeliverableRecord]>([])
         let producer = KinesisProducer(stream: "orders", kinesis: client, configuration: Self.configuration {
-            $0.recordTTL = .milliseconds(500)
+            $0.recordTTL = .seconds(2)
             $0.onUndeliverable = { record in undeliverable.withLock { $0.append(record) } }
         })
         try await withRunning(producer) {

@@ -98,11 +98,13 @@ struct ProducerStateMachineTests {
         #expect(batch6 == nil, "record 2 may not overtake record 1 while 1 backs off")
         let wakeup = try #require(machine.nextWakeup(now: start))
         #expect(wakeup > start && wakeup <= start + .milliseconds(200))
-        let retry = try Self.next(&machine, wakeup)
+        // The throttling backoff is at most 200 ms (its base, after one attempt).
+        let later = start + .milliseconds(200)
+        let retry = try Self.next(&machine, later)
         #expect(retry.entries.map(\.request.data) == [[1]])
         #expect(retry.entries[0].records[0].attempts == 2)
-        _ = machine.complete(retry, outcome: Self.success(retry), now: wakeup)
-        let batch7 = machine.nextBatch(now: wakeup)
+        _ = machine.complete(retry, outcome: Self.success(retry), now: later)
+        let batch7 = machine.nextBatch(now: later)
         #expect(batch7?.entries.map(\.request.data) == [[2]])
     }
 
