@@ -1,4 +1,5 @@
 import AWSCore
+import Dispatch
 import Foundation
 public import KinesisAPI
 
@@ -8,7 +9,19 @@ public enum Peer {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/testing/kinesis_peer.py").path
 
-    public static func run<Output: Decodable>(_ arguments: [String], input: some Encodable, as: Output.Type) throws -> Output {
+    /// Runs the peer with `input` as JSON on its standard input and decodes its standard output.
+    /// The child process is waited for on a thread of its own, never on the cooperative pool, so
+    /// that other tests' tasks keep running meanwhile.
+    public static func run<Output: Decodable & Sendable>(_ arguments: [String], input: some Encodable, as: Output.Type) async throws -> Output {
+        let body = try JSONEncoder().encode(input)
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(arguments, body: body, as: Output.self) })
+            }
+        }
+    }
+
+    private static func runBlocking<Output: Decodable>(_ arguments: [String], body: Data, as: Output.Type) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script] + arguments
@@ -20,7 +33,7 @@ public enum Peer {
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
-        stdin.fileHandleForWriting.write(try JSONEncoder().encode(input))
+        stdin.fileHandleForWriting.write(body)
         try stdin.fileHandleForWriting.close()
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()
@@ -32,7 +45,7 @@ public enum Peer {
     }
 
     /// A user record as the peer writes and reads it.
-    public struct UserRecordJSON: Codable, Equatable {
+    public struct UserRecordJSON: Codable, Equatable, Sendable {
         public var pk: String
         public var data: String
         public var ehk: String?
@@ -48,7 +61,7 @@ public enum Peer {
         }
     }
 
-    public struct RawRecordJSON: Decodable {
+    public struct RawRecordJSON: Decodable, Sendable {
         public var shardId: String
         public var seq: String
         public var pk: String
@@ -58,7 +71,7 @@ public enum Peer {
         public var users: [UserRecordJSON]
     }
 
-    public struct PutResult: Decodable {
+    public struct PutResult: Decodable, Sendable {
         public var shardId: String
         public var seq: String
     }

@@ -24,7 +24,7 @@ import Testing
         ]
     }
 
-    @Test func oursDecodeWithAWSKinesisAgg() throws {
+    @Test func oursDecodeWithAWSKinesisAgg() async throws {
         let cases = Self.cases()
         let encoded: [String] = cases.map { records in
             var builder = AggregatedRecordBuilder(maxBytes: 1024 * 1024)
@@ -34,7 +34,7 @@ import Testing
             }
             return Data(builder.build()).base64EncodedString()
         }
-        let decoded = try Peer.run(["deaggregate"], input: encoded, as: [[Peer.UserRecordJSON]].self)
+        let decoded = try await Peer.run(["deaggregate"], input: encoded, as: [[Peer.UserRecordJSON]].self)
         #expect(decoded.count == cases.count)
         for (theirs, ours) in zip(decoded, cases) {
             #expect(theirs.count == ours.count)
@@ -48,9 +48,9 @@ import Testing
         }
     }
 
-    @Test func theirsDecodeHere() throws {
+    @Test func theirsDecodeHere() async throws {
         let cases = Self.cases()
-        let encoded = try Peer.run(["aggregate"], input: cases.map { $0.map(Peer.json) }, as: [String].self)
+        let encoded = try await Peer.run(["aggregate"], input: cases.map { $0.map(Peer.json) }, as: [String].self)
         #expect(encoded.count == cases.count)
         for (text, expected) in zip(encoded, cases) {
             let bytes = try #require(Data(base64Encoded: text))

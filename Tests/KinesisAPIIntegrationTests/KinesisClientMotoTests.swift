@@ -37,10 +37,10 @@ import Testing
             (0..<10).map { Peer.UserRecordJSON(pk: "agg-\($0)", data: random($0 * 7), ehk: $0 % 3 == 0 ? "\($0 * 99)" : nil) },
             [Peer.UserRecordJSON(pk: "large", data: random(200_000)), Peer.UserRecordJSON(pk: "empty", data: "")],
         ]
-        let written = try Peer.run(["write", "--endpoint", try Moto.endpoint(), "--stream", name], input: Peer.WriteSpec(plain: plain, aggregated: aggregated), as: [Peer.PutResult].self)
+        let written = try await Peer.run(["write", "--endpoint", try Moto.endpoint(), "--stream", name], input: Peer.WriteSpec(plain: plain, aggregated: aggregated), as: [Peer.PutResult].self)
         #expect(written.count == 32)
 
-        let theirs = try Peer.run(["read", "--endpoint", try Moto.endpoint(), "--stream", name], input: [String](), as: [Peer.RawRecordJSON].self)
+        let theirs = try await Peer.run(["read", "--endpoint", try Moto.endpoint(), "--stream", name], input: [String](), as: [Peer.RawRecordJSON].self)
         let ours = try await Self.readAll(kinesis, .name(name))
         #expect(ours.count == 32)
         #expect(ours.count == theirs.count)

@@ -106,7 +106,7 @@ import Testing
         #expect(typed.stdout.contains("kinesis put: 4 records"))
 
         // boto3 and aws-kinesis-agg's reading is the reference.
-        let raw = try Peer.run(["read", "--endpoint", endpoint, "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
+        let raw = try await Peer.run(["read", "--endpoint", endpoint, "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
         let reference = raw.flatMap { record in
             record.users.map { user in
                 Line(

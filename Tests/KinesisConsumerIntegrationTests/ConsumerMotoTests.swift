@@ -84,9 +84,9 @@ import Testing
                 )
             }
         }
-        _ = try Peer.run(["write", "--endpoint", endpoint, "--stream", stream], input: Peer.WriteSpec(plain: plain, aggregated: aggregated), as: [Peer.PutResult].self)
+        _ = try await Peer.run(["write", "--endpoint", endpoint, "--stream", stream], input: Peer.WriteSpec(plain: plain, aggregated: aggregated), as: [Peer.PutResult].self)
         // boto3 and aws-kinesis-agg's view of the stream is the reference.
-        let raw = try Peer.run(["read", "--endpoint", endpoint, "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
+        let raw = try await Peer.run(["read", "--endpoint", endpoint, "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
         let reference = raw.flatMap { record in
             record.users.map { user in
                 Reference(shardID: record.shardId, sequenceNumber: record.seq, subSequenceNumber: user.sub ?? 0, partitionKey: user.pk, data: user.data, explicitHashKey: user.ehk)
@@ -132,7 +132,7 @@ import Testing
 
         // A restart on the same table delivers only what is written after the checkpoints.
         let more = (0..<10).map { Peer.UserRecordJSON(pk: "late-\($0)", data: Data("late-\($0)".utf8).base64EncodedString()) }
-        _ = try Peer.run(["write", "--endpoint", endpoint, "--stream", stream], input: Peer.WriteSpec(plain: more, aggregated: []), as: [Peer.PutResult].self)
+        _ = try await Peer.run(["write", "--endpoint", endpoint, "--stream", stream], input: Peer.WriteSpec(plain: more, aggregated: []), as: [Peer.PutResult].self)
         let again = KinesisConsumer(stream: stream, application: "app", configuration: try Self.configuration(table: table, worker: "w2"))
         let run2 = Task { try await again.run() }
         let late = try await Self.consume(again, count: more.count, checkpointLast: false)

@@ -49,9 +49,9 @@ import Testing
         return try await DynamoDBLeaseStore(dynamoDB: DynamoDBClient(configuration: configuration), tableName: table).leases()
     }
 
-    static func putPlain(_ stream: String, _ keys: [String]) throws {
+    static func putPlain(_ stream: String, _ keys: [String]) async throws {
         let records = keys.map { Peer.UserRecordJSON(pk: $0, data: Data("data-\($0)".utf8).base64EncodedString()) }
-        _ = try Peer.run(["write", "--endpoint", try Moto.endpoint(), "--stream", stream], input: Peer.WriteSpec(plain: records, aggregated: []), as: [Peer.PutResult].self)
+        _ = try await Peer.run(["write", "--endpoint", try Moto.endpoint(), "--stream", stream], input: Peer.WriteSpec(plain: records, aggregated: []), as: [Peer.PutResult].self)
     }
 
     @Test func theDocumentationsFileConsumesAndTableNameWithInitialPositionResetsCheckpoints() async throws {
@@ -59,7 +59,7 @@ import Testing
         let stream = Moto.uniqueStream("samza")
         try await kinesis.createStream(stream, shardCount: 2)
         let early = (0..<20).map { "early-\($0)" }
-        try Self.putPlain(stream, early)
+        try await Self.putPlain(stream, early)
         // Endpoints from the environment only: the file has none, as a Samza file has none.
         let environment = AWSEnvironment(["AWS_ENDPOINT_URL": try Moto.endpoint()])
 
@@ -97,7 +97,7 @@ import Testing
         for _ in 0..<300 where reset.statistics.getRecordsCalls < 4 { try await Task.sleep(for: .milliseconds(50)) }
         #expect(reset.statistics.getRecordsCalls >= 4)
         let late = (0..<6).map { "late-\($0)" }
-        try Self.putPlain(stream, late)
+        try await Self.putPlain(stream, late)
         let seenAfterReset = try await ConsumerMotoTests.consume(reset, count: late.count, checkpointLast: true)
         // Nothing more than the late records comes within a few more polls.
         try await Task.sleep(for: .milliseconds(600))

@@ -46,8 +46,8 @@ struct ProducerMotoTests {
         return KinesisProducer(stream: stream, configuration: configuration)
     }
 
-    static func read(_ stream: String) throws -> [Stored] {
-        let raw = try Peer.run(["read", "--endpoint", try Moto.endpoint(), "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
+    static func read(_ stream: String) async throws -> [Stored] {
+        let raw = try await Peer.run(["read", "--endpoint", try Moto.endpoint(), "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
         return raw.flatMap { record in
             record.users.map { Stored(shardID: record.shardId, sequenceNumber: record.seq, subSequenceNumber: $0.sub ?? 0, partitionKey: $0.pk, data: $0.data, explicitHashKey: $0.ehk) }
         }
@@ -102,7 +102,7 @@ struct ProducerMotoTests {
             return receipts
         }
 
-        let stored = try Self.read(stream)
+        let stored = try await Self.read(stream)
         #expect(stored.count == keys * perKey, "each record once")
         #expect(Self.keyOrder(stored) == Self.expected(keys: keys, perKey: perKey), "every record, in per-key order")
         for (data, receipt) in receipts {
@@ -206,7 +206,7 @@ struct ProducerMotoTests {
         let stats = try await proxy.stats()
         await proxy.stop()
 
-        let stored = try Self.read(stream)
+        let stored = try await Self.read(stream)
         #expect(outcomes.count == keys * perKey, "every send returned or threw")
         let failed = outcomes.compactMap(\.error)
         #expect(failed.isEmpty, "with a 30 s record TTL every record gets through: \(failed.prefix(3))")

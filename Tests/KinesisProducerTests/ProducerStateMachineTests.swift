@@ -14,7 +14,9 @@ struct ProducerStateMachineTests {
         var configuration = KinesisProducer.Configuration()
         adjust(&configuration)
         var machine = Machine(settings: .init(configuration))
-        _ = machine.installShardMap(ShardMap(shards: []), now: ContinuousClock.now)
+        _ = machine.installShardMap(ShardMap(shards: [
+            Shard(shardID: "only", hashKeyRange: HashKeyRange(startingHashKey: 0, endingHashKey: .max), sequenceNumberRange: SequenceNumberRange(startingSequenceNumber: seq("1"))),
+        ]), now: ContinuousClock.now)
         return machine
     }
 
