@@ -179,11 +179,11 @@ let package = Package(
             dependencies: ["AWSCore"],
             swiftSettings: strictSwift
         ),
-        // The integration tests' peers: boto3 and aws-kinesis-agg (scripts/testing/kinesis_peer.py)
-        // and the moto server's address.
+        // The integration tests' peers: boto3 and aws-kinesis-agg (scripts/testing/kinesis_peer.py),
+        // the moto server's address, the fault-injection proxy, and the records both readers report.
         .target(
             name: "IntegrationSupport",
-            dependencies: ["AWSCore", "KinesisAPI"],
+            dependencies: ["AWSCore", "KinesisAPI", "KinesisConsumer"],
             path: "Tests/IntegrationSupport",
             swiftSettings: strictSwift
         ),

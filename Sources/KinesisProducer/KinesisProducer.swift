@@ -51,11 +51,16 @@ public final class KinesisProducer: Service, Sendable {
         case receipt(CheckedContinuation<Receipt, any Error>)
         case admission(CheckedContinuation<Void, any Error>)
     }
-    private struct RoomWaiter {
-        var token: UInt64
+    private struct RecordInput {
         var partitionKey: String
         var explicitHashKey: UInt128?
         var data: [UInt8]
+        /// What the buffer bound counts.
+        var size: Int { data.count + partitionKey.utf8.count }
+    }
+    private struct RoomWaiter {
+        var token: UInt64
+        var record: RecordInput
         var waiter: Waiter
     }
     private struct State {
@@ -124,17 +129,7 @@ public final class KinesisProducer: Service, Sendable {
     public func send(_ data: some Sequence<UInt8>, partitionKey: String, explicitHashKey: UInt128? = nil) async throws -> Receipt {
         let data = Array(data)
         try Self.validate(data: data, partitionKey: partitionKey)
-        let token = state.withLock { state in
-            state.nextToken += 1
-            return state.nextToken
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Receipt, any Error>) in
-                take(RoomWaiter(token: token, partitionKey: partitionKey, explicitHashKey: explicitHashKey, data: data, waiter: .receipt(continuation)))
-            }
-        } onCancel: {
-            abandon(token)
-        }
+        return try await wait(for: RecordInput(partitionKey: partitionKey, explicitHashKey: explicitHashKey, data: data), as: Waiter.receipt)
     }
 
     /// Gives one record to the producer without waiting for it to be written: returns once it is
@@ -149,17 +144,7 @@ public final class KinesisProducer: Service, Sendable {
         let data = Array(data)
         try Self.validate(data: data, partitionKey: partitionKey)
         if try admitIfRoom(data: data, partitionKey: partitionKey, explicitHashKey: explicitHashKey) { return }
-        let token = state.withLock { state in
-            state.nextToken += 1
-            return state.nextToken
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                take(RoomWaiter(token: token, partitionKey: partitionKey, explicitHashKey: explicitHashKey, data: data, waiter: .admission(continuation)))
-            }
-        } onCancel: {
-            abandon(token)
-        }
+        try await wait(for: RecordInput(partitionKey: partitionKey, explicitHashKey: explicitHashKey, data: data), as: Waiter.admission)
     }
 
     /// ``submit(_:partitionKey:explicitHashKey:)`` without waiting: gives the record to the producer
@@ -184,10 +169,8 @@ public final class KinesisProducer: Service, Sendable {
     ///   ``KinesisProducerError/underlying``). Failures of `send` are thrown by that `send` only.
     ///   `CancellationError` when the task is cancelled (the records still go out).
     public func flush() async throws {
-        let (epoch, token) = state.withLock { state in
-            state.nextToken += 1
-            return (state.machine.requestFlush(), state.nextToken)
-        }
+        let token = newToken()
+        let epoch = state.withLock { $0.machine.requestFlush() }
         wakeup.signal()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -269,13 +252,34 @@ public final class KinesisProducer: Service, Sendable {
         return outcome
     }
 
+    /// A token naming one waiting caller, for its cancellation handler.
+    private func newToken() -> UInt64 {
+        state.withLock { state in
+            state.nextToken += 1
+            return state.nextToken
+        }
+    }
+
+    /// Gives the record to ``take(_:)`` with a continuation of the waiter's kind, and withdraws it
+    /// if the task is cancelled.
+    private func wait<T>(for input: RecordInput, as waiter: @escaping (CheckedContinuation<T, any Error>) -> Waiter) async throws -> T {
+        let token = newToken()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                take(RoomWaiter(token: token, record: input, waiter: waiter(continuation)))
+            }
+        } onCancel: {
+            abandon(token)
+        }
+    }
+
     /// Takes the record now if there is room, or queues it (in order) until there is.
     private func take(_ waiter: RoomWaiter) {
         let refused = state.withLock { state -> (any Error)? in
             // Checked under the lock: a cancellation after this finds the token in `abandon`.
             if Task.isCancelled { return CancellationError() }
             guard state.phase != .stopped, !state.machine.isShuttingDown else { return Self.shutDownError }
-            if state.roomWaiters.isEmpty, state.machine.hasRoom(forBytes: waiter.data.count + waiter.partitionKey.utf8.count) {
+            if state.roomWaiters.isEmpty, state.machine.hasRoom(forBytes: waiter.record.size) {
                 admit(waiter, into: &state)
             } else {
                 state.tokens[waiter.token] = 0
@@ -288,7 +292,7 @@ public final class KinesisProducer: Service, Sendable {
 
     /// Admits a waiting sender's record (under the lock); resumes a `submit` at once.
     private func admit(_ waiter: RoomWaiter, into state: inout State) {
-        let (id, wake) = state.machine.admit(partitionKey: waiter.partitionKey, explicitHashKey: waiter.explicitHashKey, data: waiter.data, now: .now)
+        let (id, wake) = state.machine.admit(partitionKey: waiter.record.partitionKey, explicitHashKey: waiter.record.explicitHashKey, data: waiter.record.data, now: .now)
         if wake { wakeup.signal() }
         switch waiter.waiter {
         case .receipt(let continuation):
@@ -476,7 +480,7 @@ public final class KinesisProducer: Service, Sendable {
 
     private func admitWaiters(_ state: inout State) {
         while let first = state.roomWaiters.first, !state.machine.isShuttingDown,
-            state.machine.hasRoom(forBytes: first.data.count + first.partitionKey.utf8.count) {
+            state.machine.hasRoom(forBytes: first.record.size) {
             admit(state.roomWaiters.removeFirst(), into: &state)
         }
     }

@@ -193,13 +193,7 @@ struct ProducerStateMachine {
         shardMapIsStale = false
         shardMapNotBefore = now + .milliseconds(500)
         waitsForShardMap = false
-        var completion = Completion()
-        let unresolved = landedOnUnknownShards
-        landedOnUnknownShards = []
-        for (entry, shardID, sequenceNumber) in unresolved {
-            settle(entry, landedOn: shardID, sequenceNumber: sequenceNumber, range: shardMap?.range(of: shardID), now: now, into: &completion)
-        }
-        return completion
+        return settleLandedOnUnknownShards(now: now)
     }
 
     /// The shard map could not be read: go on without (records are sent unaggregated) and try
@@ -208,11 +202,17 @@ struct ProducerStateMachine {
         waitsForShardMap = false
         shardMapIsStale = false
         shardMapNotBefore = now + settings.retry.maxDelay
+        return settleLandedOnUnknownShards(now: now)
+    }
+
+    /// Decides, with the map as it now is (or none), which records of the aggregates that landed
+    /// on unknown shards were delivered and which go out again.
+    private mutating func settleLandedOnUnknownShards(now: Instant) -> Completion {
         var completion = Completion()
         let unresolved = landedOnUnknownShards
         landedOnUnknownShards = []
         for (entry, shardID, sequenceNumber) in unresolved {
-            settle(entry, landedOn: shardID, sequenceNumber: sequenceNumber, range: nil, now: now, into: &completion)
+            settle(entry, landedOn: shardID, sequenceNumber: sequenceNumber, range: shardMap?.range(of: shardID), now: now, into: &completion)
         }
         return completion
     }
@@ -320,16 +320,11 @@ struct ProducerStateMachine {
     /// Whether records that never went out should go now.
     private func pendingIsDue(now: Instant) -> Bool {
         guard let first = pending.first else { return false }
-        if isShuttingDown || first.id <= sendAtOnceThroughID || wasDueByTime(now: now) { return true }
+        if isShuttingDown || first.id <= sendAtOnceThroughID || first.submitted + settings.linger <= now { return true }
         if settings.aggregationMaxBytes == nil, pending.count >= settings.maxEntries { return true }
         if pendingBytes >= settings.maxBatchBytes { return true }
         // Half the buffer waiting: lingering longer only makes senders wait.
         return bufferedRecords * 2 >= settings.maxBufferedRecords || bufferedBytes * 2 >= settings.maxBufferedBytes
-    }
-
-    private func wasDueByTime(now: Instant) -> Bool {
-        guard let first = pending.first else { return false }
-        return first.submitted + settings.linger <= now
     }
 
     private func isPaused(_ shardID: String?, now: Instant) -> Bool {
@@ -542,6 +537,15 @@ private struct Assembly {
         var generation: UInt64
         /// The entry's bytes: the aggregated record and its partition key.
         var bytes: Int { builder.encodedSize + (records.first?.partitionKey.utf8.count ?? 0) }
+
+        /// Adds the record if the aggregate stays within its limit and grows by at most
+        /// `callRoom` bytes; returns how much it grew, or `nil`.
+        mutating func add(_ user: UserRecord, _ record: ProducerStateMachine.Record, callRoom: Int) -> Int? {
+            let before = builder.encodedSize
+            guard builder.append(user, ifSizeAtMost: before + callRoom) else { return nil }
+            records.append(record)
+            return builder.encodedSize - before
+        }
     }
 
     init(settings: ProducerStateMachine.Settings) {
@@ -565,39 +569,36 @@ private struct Assembly {
         }
         if let limit = settings.aggregationMaxBytes, let shardID {
             let user = UserRecord(partitionKey: record.partitionKey, explicitHashKey: record.explicitHashKey, data: record.data[...])
-            if var aggregate = open[shardID] {
-                let before = aggregate.bytes
-                if aggregate.builder.encodedSize(adding: user) <= limit {
-                    let grown = aggregate.builder.encodedSize(adding: user) - aggregate.builder.encodedSize
-                    if bytes + grown <= settings.maxBatchBytes {
-                        aggregate.builder.append(user)
-                        aggregate.records.append(record)
-                        open[shardID] = aggregate
-                        bytes += aggregate.bytes - before
-                        userRecords += 1
-                        if ordered { placements[record.partitionKey] = (shardID, aggregate.generation) }
-                        return true
-                    }
-                    return false
+            if open[shardID] != nil {
+                // Mutated in place: a copy out of the dictionary would copy the aggregate's
+                // buffers on every record.
+                if let grown = open[shardID]!.add(user, record, callRoom: settings.maxBatchBytes - bytes) {
+                    bytes += grown
+                    userRecords += 1
+                    if ordered { placements[record.partitionKey] = (shardID, open[shardID]!.generation) }
+                    return true
                 }
+                // Refused for the call's bytes: the call is full. Refused for the aggregate's own
+                // limit (computed again on this path only): a new aggregate.
+                guard open[shardID]!.builder.encodedSize(adding: user) > limit else { return false }
                 if joinOnly { return false }
                 close(shardID)
             } else if joinOnly {
                 return false
             }
             var builder = AggregatedRecordBuilder(maxBytes: limit)
-            if builder.encodedSize(adding: user) <= limit {
-                guard entryCount < settings.maxEntries else { return false }
-                builder.append(user)
+            if entryCount < settings.maxEntries,
+                builder.append(user, ifSizeAtMost: settings.maxBatchBytes - bytes - record.partitionKey.utf8.count) {
                 generation += 1
                 let aggregate = OpenAggregate(builder: builder, records: [record], generation: generation)
-                guard bytes + aggregate.bytes <= settings.maxBatchBytes else { return false }
                 open[shardID] = aggregate
                 bytes += aggregate.bytes
                 userRecords += 1
                 if ordered { placements[record.partitionKey] = (shardID, generation) }
                 return true
             }
+            // Not taken: the call is full, unless the record is too large for any aggregate.
+            if builder.encodedSize(adding: user) <= limit { return false }
             // Larger than an aggregated record may be: it goes alone.
         }
         if joinOnly { return false }

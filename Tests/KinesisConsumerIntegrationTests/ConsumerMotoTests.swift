@@ -11,16 +11,6 @@ import Testing
 /// format), records written by boto3 (aggregates built by aws-kinesis-agg) and read back by boto3
 /// as the reference. `scripts/test` starts the server.
 @Suite struct ConsumerMotoTests {
-    struct Reference: Hashable, CustomStringConvertible {
-        var shardID: String
-        var sequenceNumber: String
-        var subSequenceNumber: UInt64
-        var partitionKey: String
-        var data: String
-        var explicitHashKey: String?
-        var description: String { "\(shardID)/\(sequenceNumber)/\(subSequenceNumber) \(partitionKey)" }
-    }
-
     static func configuration(table: String, worker: String) throws -> KinesisConsumer.Configuration {
         var configuration = KinesisConsumer.Configuration()
         configuration.aws = AWSConfiguration(
@@ -35,36 +25,6 @@ import Testing
         configuration.leases.failoverTime = .seconds(3)
         configuration.shutdownGracePeriod = .seconds(5)
         return configuration
-    }
-
-    /// Reads until `count` envelopes came, within a time limit.
-    static func consume(_ consumer: KinesisConsumer, count: Int, checkpointLast: Bool) async throws -> [Reference] {
-        try await withThrowingTaskGroup(of: [Reference]?.self) { group in
-            group.addTask {
-                var seen: [Reference] = []
-                var last: [String: Envelope] = [:]
-                for try await envelope in consumer.envelopes {
-                    seen.append(Reference(
-                        shardID: envelope.shardID, sequenceNumber: envelope.sequenceNumber.rawValue, subSequenceNumber: envelope.subSequenceNumber,
-                        partitionKey: envelope.partitionKey, data: Data(envelope.data).base64EncodedString(),
-                        explicitHashKey: envelope.isAggregated ? envelope.explicitHashKey?.description : nil
-                    ))
-                    last[envelope.shardID] = envelope
-                    if seen.count == count { break }
-                }
-                if checkpointLast {
-                    for envelope in last.values { try await consumer.checkpoint(envelope) }
-                }
-                return seen
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(60))
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let result = try await group.next(), let seen = result else { throw SupportError("timed out reading \(count) records") }
-            return seen
-        }
     }
 
     @Test(arguments: [1, 4, 16])
@@ -86,18 +46,13 @@ import Testing
         }
         _ = try await Peer.run(["write", "--endpoint", endpoint, "--stream", stream], input: Peer.WriteSpec(plain: plain, aggregated: aggregated), as: [Peer.PutResult].self)
         // boto3 and aws-kinesis-agg's view of the stream is the reference.
-        let raw = try await Peer.run(["read", "--endpoint", endpoint, "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
-        let reference = raw.flatMap { record in
-            record.users.map { user in
-                Reference(shardID: record.shardId, sequenceNumber: record.seq, subSequenceNumber: user.sub ?? 0, partitionKey: user.pk, data: user.data, explicitHashKey: user.ehk)
-            }
-        }
+        let reference = try await Peer.userRecords(endpoint: endpoint, stream: stream)
         #expect(reference.count == plain.count + 8 * aggregated.count)
 
         let table = "leases-\(stream)"
         let consumer = KinesisConsumer(stream: stream, application: "app", configuration: try Self.configuration(table: table, worker: "w1"))
         let run = Task { try await consumer.run() }
-        let seen = try await Self.consume(consumer, count: reference.count, checkpointLast: true)
+        let seen = try await consume(consumer, count: reference.count, checkpointLast: true)
         consumer.triggerGracefulShutdown()
         try await run.value
 
@@ -135,7 +90,7 @@ import Testing
         _ = try await Peer.run(["write", "--endpoint", endpoint, "--stream", stream], input: Peer.WriteSpec(plain: more, aggregated: []), as: [Peer.PutResult].self)
         let again = KinesisConsumer(stream: stream, application: "app", configuration: try Self.configuration(table: table, worker: "w2"))
         let run2 = Task { try await again.run() }
-        let late = try await Self.consume(again, count: more.count, checkpointLast: false)
+        let late = try await consume(again, count: more.count, checkpointLast: false)
         again.triggerGracefulShutdown()
         try await run2.value
         #expect(Set(late.map(\.partitionKey)) == Set(more.map(\.pk)))

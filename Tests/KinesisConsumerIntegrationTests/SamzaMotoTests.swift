@@ -73,7 +73,7 @@ import Testing
         let consumer = try job.makeConsumer(stream: stream)
         #expect(consumer.application == "samza-job-3-\(stream)")
         let run = Task { try await consumer.run() }
-        let seen = try await ConsumerMotoTests.consume(consumer, count: early.count, checkpointLast: true)
+        let seen = try await consume(consumer, count: early.count, checkpointLast: true)
         consumer.triggerGracefulShutdown()
         try await run.value
         #expect(Set(seen.map(\.partitionKey)) == Set(early))
@@ -98,7 +98,7 @@ import Testing
         #expect(reset.statistics.getRecordsCalls >= 4)
         let late = (0..<6).map { "late-\($0)" }
         try await Self.putPlain(stream, late)
-        let seenAfterReset = try await ConsumerMotoTests.consume(reset, count: late.count, checkpointLast: true)
+        let seenAfterReset = try await consume(reset, count: late.count, checkpointLast: true)
         // Nothing more than the late records comes within a few more polls.
         try await Task.sleep(for: .milliseconds(600))
         #expect(reset.statistics.recordsDelivered <= late.count)

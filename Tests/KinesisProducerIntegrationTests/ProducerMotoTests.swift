@@ -15,17 +15,6 @@ import Testing
 /// concurrency.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct ProducerMotoTests {
-    /// A user record as the stream holds it, in boto3 and aws-kinesis-agg's reading.
-    struct Stored: Hashable, CustomStringConvertible {
-        var shardID: String
-        var sequenceNumber: String
-        var subSequenceNumber: UInt64
-        var partitionKey: String
-        var data: String
-        var explicitHashKey: String?
-        var description: String { "\(shardID)/\(sequenceNumber)/\(subSequenceNumber) \(partitionKey)" }
-    }
-
     static func aws(proxy: CurlTransport.Proxy? = nil) throws -> AWSConfiguration {
         var aws = AWSConfiguration(
             region: .usEast1, endpoint: try Moto.endpoint(),
@@ -46,18 +35,15 @@ struct ProducerMotoTests {
         return KinesisProducer(stream: stream, configuration: configuration)
     }
 
-    static func read(_ stream: String) async throws -> [Stored] {
-        let raw = try await Peer.run(["read", "--endpoint", try Moto.endpoint(), "--stream", stream], input: [String](), as: [Peer.RawRecordJSON].self)
-        return raw.flatMap { record in
-            record.users.map { Stored(shardID: record.shardId, sequenceNumber: record.seq, subSequenceNumber: $0.sub ?? 0, partitionKey: $0.pk, data: $0.data, explicitHashKey: $0.ehk) }
-        }
+    static func read(_ stream: String) async throws -> [StoredRecord] {
+        try await Peer.userRecords(endpoint: try Moto.endpoint(), stream: stream)
     }
 
     static func data(key: Int, index: Int) -> [UInt8] { Array("key \(key) record \(index)".utf8) }
 
     /// Each key's records in the stream's order (shard, then sequence and sub-sequence number),
     /// duplicates after the first copy left out.
-    static func keyOrder(_ stored: [Stored]) -> [String: [String]] {
+    static func keyOrder(_ stored: [StoredRecord]) -> [String: [String]] {
         let ordered = stored.sorted {
             ($0.shardID, Int($0.sequenceNumber) ?? 0, $0.subSequenceNumber) < ($1.shardID, Int($1.sequenceNumber) ?? 0, $1.subSequenceNumber)
         }
@@ -131,26 +117,10 @@ struct ProducerMotoTests {
         configuration.initialPosition = .trimHorizon
         configuration.polling.idleTimeBetweenReads = .milliseconds(100)
         let consumer = KinesisConsumer(stream: stream, application: "producer-check", configuration: configuration)
-        let consumed = try await withThrowingTaskGroup(of: [Stored]?.self) { group in
-            group.addTask { try await consumer.run(); return nil }
-            group.addTask {
-                var seen: [Stored] = []
-                for try await envelope in consumer.envelopes {
-                    seen.append(Stored(
-                        shardID: envelope.shardID, sequenceNumber: envelope.sequenceNumber.rawValue, subSequenceNumber: envelope.subSequenceNumber,
-                        partitionKey: envelope.partitionKey, data: Data(envelope.data).base64EncodedString(),
-                        explicitHashKey: envelope.isAggregated ? envelope.explicitHashKey?.description : nil
-                    ))
-                    if seen.count == keys * perKey { break }
-                }
-                consumer.triggerGracefulShutdown()
-                return seen
-            }
-            defer { group.cancelAll() }
-            var seen: [Stored] = []
-            for try await result in group { if let result { seen = result } }
-            return seen
-        }
+        let run = Task { try await consumer.run() }
+        let consumed = try await consume(consumer, count: keys * perKey, checkpointLast: false)
+        consumer.triggerGracefulShutdown()
+        try await run.value
         #expect(Set(consumed) == Set(stored))
         #expect(consumed.count == stored.count)
     }

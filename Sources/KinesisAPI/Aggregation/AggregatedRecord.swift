@@ -232,8 +232,16 @@ public struct AggregatedRecordBuilder: Sendable {
     /// Adds `record` if the result stays within ``maxBytes``; returns whether it was added.
     @discardableResult
     public mutating func append(_ record: UserRecord) -> Bool {
+        append(record, ifSizeAtMost: maxBytes)
+    }
+
+    /// Adds `record` if the result stays within ``maxBytes`` and `limit` (a caller's own budget,
+    /// such as what is left of a `PutRecords` call); returns whether it was added. The size is
+    /// computed once.
+    @discardableResult
+    public mutating func append(_ record: UserRecord, ifSizeAtMost limit: Int) -> Bool {
         let (added, newPartitionKey, newHashKey) = addedSize(record)
-        guard encodedSize + added <= maxBytes else { return false }
+        guard encodedSize + added <= min(maxBytes, limit) else { return false }
         let partitionKey = Array(record.partitionKey.utf8)
         if newPartitionKey {
             partitionKeyIndex[partitionKey] = UInt64(partitionKeys.count)
