@@ -170,13 +170,13 @@ let package = Package(
         // moto server (`scripts/test` starts it), with boto3 for KCL's table layout.
         .testTarget(
             name: "KinesisLeasesIntegrationTests",
-            dependencies: ["KinesisLeases", "LeaseContender"],
+            dependencies: ["KinesisLeases", "LeaseContender", "IntegrationSupport"],
             swiftSettings: strictSwift
         ),
         // Needs the local servers that `scripts/test` starts: the moto server and the HTTP fixture.
         .testTarget(
             name: "AWSCoreIntegrationTests",
-            dependencies: ["AWSCore"],
+            dependencies: ["AWSCore", "IntegrationSupport"],
             swiftSettings: strictSwift
         ),
         // The integration tests' peers: boto3 and aws-kinesis-agg (scripts/testing/kinesis_peer.py),

@@ -1,12 +1,13 @@
 import AWSCore
 import Foundation
+import IntegrationSupport
 import Testing
 
 /// boto3, run as a separate Python process: an independent second client of the moto server.
 enum Boto3 {
     /// Runs `script` with `endpoint`, `region` and boto3 clients `kinesis` and `dynamodb` predefined;
     /// returns what it printed. Fails the test with the script's stderr when it exits non-zero.
-    static func run(_ script: String, endpoint: String, input: String = "") throws -> String {
+    static func run(_ script: String, endpoint: String, input: String = "") async throws -> String {
         let prelude = """
             import boto3, json, sys
             endpoint = \(String(reflecting: endpoint))
@@ -16,28 +17,13 @@ enum Boto3 {
             dynamodb = session.client("dynamodb", endpoint_url=endpoint)
 
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", prelude + script]
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "AWS_PROFILE"] { environment[name] = nil }
-        process.environment = environment
-        let output = Pipe(), errors = Pipe(), standardInput = Pipe()
-        process.standardInput = standardInput
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        standardInput.fileHandleForWriting.write(Data(input.utf8))
-        try standardInput.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "boto3 script failed: \(String(decoding: err, as: UTF8.self))")
-        return String(decoding: out, as: UTF8.self)
+        let output = try await ChildProcess.run("/usr/bin/env", ["python3", "-c", prelude + script], input: Data(input.utf8), unset: ["AWS_PROFILE"])
+        try #require(output.status == 0, "boto3 script failed: \(output.errorText)")
+        return String(decoding: output.stdout, as: UTF8.self)
     }
 
     /// botocore's SigV4 signature (hex) of `request` as sent: same URL, headers, body and X-Amz-Date.
-    static func signature(of request: HTTPRequest, service: String, accessKeyID: String, secret: String, token: String?) throws -> String {
+    static func signature(of request: HTTPRequest, service: String, accessKeyID: String, secret: String, token: String?) async throws -> String {
         let headers = request.headers.filter { $0.name.lowercased() != "authorization" && $0.name.lowercased() != "x-amz-security-token" }
             .map { [$0.name, $0.value] }
         let payload: [String: Any] = [
@@ -58,6 +44,6 @@ enum Boto3 {
             auth._modify_request_before_signing(request)  # sets the date and the token header, as add_auth does
             print(auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request))
             """
-        return try run(script, endpoint: "http://127.0.0.1:1", input: input).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await run(script, endpoint: "http://127.0.0.1:1", input: input).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -79,7 +79,7 @@ import Testing
         let ours = try await kinesis.send("ListStreams", input: ListStreamsInput(), as: StreamNames.self)
         #expect(ours.StreamNames.contains(stream))
         // boto3 sees the stream we created.
-        let seenByBoto3 = try Boto3.run("print(json.dumps(kinesis.list_streams(Limit=10000)['StreamNames']))", endpoint: endpoint)
+        let seenByBoto3 = try await Boto3.run("print(json.dumps(kinesis.list_streams(Limit=10000)['StreamNames']))", endpoint: endpoint)
         #expect(seenByBoto3.contains("\"\(stream)\""))
 
         // moto does not check signatures: botocore, signing the very requests we sent, does.
@@ -88,13 +88,13 @@ import Testing
         #expect(sent.count == 2)
         for request in sent {
             #expect(request.headers["authorization"]?.contains("Credential=\(keys.id)/") == true)
-            #expect(try Boto3.signature(of: request, service: "kinesis", accessKeyID: keys.id, secret: keys.secret, token: keys.token) == request.headers["authorization"].flatMap { $0.components(separatedBy: "Signature=").last })
+            #expect(try await Boto3.signature(of: request, service: "kinesis", accessKeyID: keys.id, secret: keys.secret, token: keys.token) == request.headers["authorization"].flatMap { $0.components(separatedBy: "Signature=").last })
         }
 
         let dynamoDB = try await client(.dynamoDB) { try configure(kind, &$0, directory: directory) }
         let table = Self.uniqueName("foundation-table")
         // boto3 creates a table; we list it.
-        _ = try Boto3.run("""
+        _ = try await Boto3.run("""
             dynamodb.create_table(TableName=\(String(reflecting: table)), KeySchema=[{"AttributeName":"leaseKey","KeyType":"HASH"}],
                 AttributeDefinitions=[{"AttributeName":"leaseKey","AttributeType":"S"}], BillingMode="PAY_PER_REQUEST")
             """, endpoint: endpoint)

@@ -1,5 +1,4 @@
 import AWSCore
-import Dispatch
 import Foundation
 public import KinesisAPI
 
@@ -9,39 +8,14 @@ public enum Peer {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/testing/kinesis_peer.py").path
 
-    /// Runs the peer with `input` as JSON on its standard input and decodes its standard output.
-    /// The child process is waited for on a thread of its own, never on the cooperative pool, so
-    /// that other tests' tasks keep running meanwhile.
-    public static func run<Output: Decodable & Sendable>(_ arguments: [String], input: some Encodable, as: Output.Type) async throws -> Output {
-        let body = try JSONEncoder().encode(input)
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(arguments, body: body, as: Output.self) })
-            }
+    /// Runs the peer with `input` as JSON on its standard input and decodes its standard output
+    /// (waited for off the cooperative pool: ``ChildProcess``).
+    public static func run<Output: Decodable>(_ arguments: [String], input: some Encodable, as: Output.Type) async throws -> Output {
+        let output = try await ChildProcess.run("/usr/bin/env", ["python3", script] + arguments, input: try JSONEncoder().encode(input))
+        guard output.status == 0 else {
+            throw SupportError("kinesis_peer.py \(arguments.first ?? "") failed: \(output.errorText)")
         }
-    }
-
-    private static func runBlocking<Output: Decodable>(_ arguments: [String], body: Data, as: Output.Type) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"] { environment[name] = nil }
-        process.environment = environment
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(body)
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw SupportError("kinesis_peer.py \(arguments.first ?? "") failed: \(String(decoding: err, as: UTF8.self))")
-        }
-        return try JSONDecoder().decode(Output.self, from: out)
+        return try JSONDecoder().decode(Output.self, from: output.stdout)
     }
 
     /// A user record as the peer writes and reads it.

@@ -5,10 +5,6 @@ import Testing
 
 /// The DynamoDB client against the moto server, with boto3 reading and writing the same items.
 @Suite struct DynamoDBClientTests {
-    func boto3(_ script: String, table: String) throws -> String {
-        try Boto3.run(script, table: table)
-    }
-
     static let everyType: Item = [
         "id": .string("all-types"),
         "n": .number("-12.5e3"),
@@ -30,7 +26,7 @@ import Testing
         #expect(description.keySchema.map(\.attributeName) == ["id"])
 
         try await dynamoDB.putItem(table, item: Self.everyType)
-        let seen = try boto3("""
+        let seen = try await Boto3.run("""
             item = dynamodb.get_item(TableName=table, Key={"id": {"S": "all-types"}})["Item"]
             print(json.dumps({k: (sorted(v) if isinstance(v, list) else v) for k, v in {name: value for name, value in item.items()}.items()}, sort_keys=True, default=lambda b: list(b)))
             """, table: table)
@@ -39,7 +35,7 @@ import Testing
         #expect(seen.contains(#""nothing": {"NULL": true}"#))
         #expect(seen.contains(#""deeper": {"M": {"k": {"N": "7"}}}"#))
 
-        _ = try boto3("""
+        _ = try await Boto3.run("""
             dynamodb.put_item(TableName=table, Item={"id": {"S": "from-boto3"}, "n": {"N": "42"}, "b": {"B": b"\\x00\\xff"},
                 "ss": {"SS": ["x"]}, "ns": {"NS": ["3"]}, "bs": {"BS": [b"\\x01"]}, "yes": {"BOOL": False}, "nothing": {"NULL": True},
                 "m": {"M": {"a": {"L": [{"S": "b"}]}}}, "l": {"L": []}})
@@ -86,7 +82,7 @@ import Testing
         let all = try await dynamoDB.scan(table, pageSize: 4)
         #expect(all.count == 25)
         #expect(Set(all.compactMap { $0["id"]?.stringValue }).count == 25)
-        #expect(try boto3("print(dynamodb.scan(TableName=table)['Count'])", table: table) == "25")
+        #expect(try await Boto3.run("print(dynamodb.scan(TableName=table)['Count'])", table: table) == "25")
 
         let one = try await dynamoDB.query(table, keyCondition: .init("id = :id", values: [":id": .string("item-7")]))
         #expect(one.map { $0["count"] } == [.number("7")])

@@ -9,11 +9,6 @@ import Testing
 /// written the way KCL 1.x (Samza) and KCL 2.x/3.x write them are read correctly; items written here
 /// have exactly KCL's attribute names and types; other entities in the table are never touched.
 @Suite struct KCLTableCompatibilityTests {
-    /// Runs a boto3 script with `dynamodb` (a client of the moto server) and `table` defined; returns its stdout.
-    func boto3(_ script: String, table: String) throws -> String {
-        try Boto3.run(script, table: table)
-    }
-
     func store() async throws -> DynamoDBLeaseStore {
         let store = DynamoDBLeaseStore(dynamoDB: try await Moto.dynamoDB(), tableName: "kcl-\(UUID().uuidString.prefix(8))")
         try await store.prepare()
@@ -25,7 +20,7 @@ import Testing
     @Test func readsKCL1xItems() async throws {
         let store = try await store()
         // The seven attributes KCL 1.x (as used by Samza) writes.
-        _ = try boto3("""
+        _ = try await Boto3.run("""
             dynamodb.put_item(TableName=table, Item={
                 "leaseKey": {"S": "shardId-000000000001"}, "leaseOwner": {"S": "samza-worker-1"},
                 "leaseCounter": {"N": "42"}, "ownerSwitchesSinceCheckpoint": {"N": "3"},
@@ -46,7 +41,7 @@ import Testing
 
     @Test func readsAndPreservesKCL2xItems() async throws {
         let store = try await store()
-        _ = try boto3("""
+        _ = try await Boto3.run("""
             dynamodb.put_item(TableName=table, Item={
                 "leaseKey": {"S": "shardId-000000000003"}, "leaseOwner": {"S": "kcl2-worker"},
                 "leaseCounter": {"N": "7"}, "ownerSwitchesSinceCheckpoint": {"N": "1"},
@@ -71,7 +66,7 @@ import Testing
         // Our writes keep the attributes we do not know.
         let taken = try await store.take(lease, owner: "swift-worker")
         _ = try await store.renew(taken)
-        let raw = try boto3("print(json.dumps(raw('shardId-000000000003'), default=str))", table: store.tableName)
+        let raw = try await Boto3.run("print(json.dumps(raw('shardId-000000000003'), default=str))", table: store.tableName)
         #expect(raw.contains(#""throughputKBps": {"N": "12.5"}"#))
         // ... except KCL 3.x's handoff marker, which KCL itself clears on every take and eviction.
         #expect(!raw.contains("checkpointOwner"))
@@ -84,14 +79,14 @@ import Testing
         var lease = Lease(leaseKey: "shardId-000000000009", parentShardIDs: ["shardId-000000000007", "shardId-000000000008"], hashKeyRange: HashKeyRange(startingHashKey: 5, endingHashKey: 10))
         _ = try await store.createIfAbsent(lease)
         // Unowned: no leaseOwner attribute at all (never an empty string).
-        let unowned = try boto3("print(json.dumps(raw('shardId-000000000009'), sort_keys=True))", table: store.tableName)
+        let unowned = try await Boto3.run("print(json.dumps(raw('shardId-000000000009'), sort_keys=True))", table: store.tableName)
         let expected = #"{"checkpoint": {"S": "TRIM_HORIZON"}, "checkpointSubSequenceNumber": {"N": "0"}, "endingHashKey": {"S": "10"}, "leaseCounter": {"N": "0"}, "leaseKey": {"S": "shardId-000000000009"}, "ownerSwitchesSinceCheckpoint": {"N": "0"}, "parentShardId": {"SS": ["shardId-000000000007", "shardId-000000000008"]}, "startingHashKey": {"S": "5"}}"#
         #expect(unowned.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
 
         lease = try await store.take(lease, owner: "swift-worker")
         lease = try await store.checkpoint(lease, .at(SequenceNumber(Self.sequence)!, subSequenceNumber: 4))
         lease = try await store.recordChildShards(lease, ["shardId-000000000010"])
-        let types = try boto3("""
+        let types = try await Boto3.run("""
             item = raw('shardId-000000000009')
             print(json.dumps({name: list(value.keys())[0] for name, value in item.items()}, sort_keys=True))
             print(item["checkpoint"]["S"], item["checkpointSubSequenceNumber"]["N"], item["leaseOwner"]["S"], item["leaseCounter"]["N"])
@@ -100,13 +95,13 @@ import Testing
         #expect(types[1] == "\(Self.sequence) 4 swift-worker 3")
 
         lease = try await store.release(lease)
-        let released = try boto3("print('leaseOwner' in raw('shardId-000000000009'))", table: store.tableName)
+        let released = try await Boto3.run("print('leaseOwner' in raw('shardId-000000000009'))", table: store.tableName)
         #expect(released.trimmingCharacters(in: .whitespacesAndNewlines) == "False")
     }
 
     @Test func otherEntitiesAreSkippedAndNeverTouched() async throws {
         let store = try await store()
-        _ = try boto3("""
+        _ = try await Boto3.run("""
             dynamodb.put_item(TableName=table, Item={
                 "leaseKey": {"S": "worker-metrics-1"}, "entityType": {"S": "WORKER_METRICS_STATS"},
                 "leaseCounter": {"N": "5"}, "checkpoint": {"S": "TRIM_HORIZON"}, "payload": {"S": "keep me"}})
@@ -114,7 +109,7 @@ import Testing
                 "leaseKey": {"S": "shardId-000000000001"}, "entityType": {"S": "LEASE"},
                 "leaseCounter": {"N": "1"}, "checkpoint": {"S": "LATEST"}, "checkpointSubSequenceNumber": {"N": "0"}})
             """, table: store.tableName)
-        let before = try boto3("print(json.dumps(raw('worker-metrics-1'), sort_keys=True))", table: store.tableName)
+        let before = try await Boto3.run("print(json.dumps(raw('worker-metrics-1'), sort_keys=True))", table: store.tableName)
         #expect(try await store.leases().map(\.leaseKey) == ["shardId-000000000001"], "a LEASE entity is a lease; others are skipped")
         #expect(try await store.lease("worker-metrics-1") == nil)
         // Even a write aimed at it with the right counter is refused, and a delete too.
@@ -123,7 +118,7 @@ import Testing
         #expect(error?.code == .notFound, "another entity is no lease")
         _ = await #expect(throws: LeaseStoreError.self) { try await store.delete(impostor) }
         #expect(try await !store.createIfAbsent(impostor))
-        let after = try boto3("print(json.dumps(raw('worker-metrics-1'), sort_keys=True))", table: store.tableName)
+        let after = try await Boto3.run("print(json.dumps(raw('worker-metrics-1'), sort_keys=True))", table: store.tableName)
         #expect(after == before)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IntegrationSupport
 import KinesisLeases
 import Testing
 
@@ -21,21 +22,13 @@ import Testing
         for shard in 0..<4 {
             _ = try await store.createIfAbsent(Lease(leaseKey: "shardId-\(shard)"))
         }
-        let processes = try ["worker-a", "worker-b"].map { worker -> (Process, Pipe) in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.contender)
-            process.arguments = [path, worker, "150"]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            return (process, output)
-        }
+        // Both contenders at once, waited for off the cooperative pool.
+        async let first = ChildProcess.run(Self.contender, [path, "worker-a", "150"])
+        async let second = ChildProcess.run(Self.contender, [path, "worker-b", "150"])
         var reports: [Report] = []
-        for (process, output) in processes {
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
-            reports.append(try JSONDecoder().decode(Report.self, from: data))
+        for output in try await [first, second] {
+            #expect(output.status == 0, "\(output.errorText)")
+            reports.append(try JSONDecoder().decode(Report.self, from: output.stdout))
         }
         let leases = try await store.leases()
         let counters = leases.reduce(0) { $0 + Int($1.counter) }

@@ -199,16 +199,18 @@ struct ProducerRuntimeTests {
 
     @Test func aRecordThatCannotBeWrittenFailsWithTheLastError() async throws {
         let (kinesis, client) = try await Self.stream(shards: 1)
-        var faults = Faults()
-        faults.throttle["PutRecords"] = 1
-        kinesis.faults = faults
         let undeliverable = Mutex<[KinesisProducer.UndeliverableRecord]>([])
         let producer = KinesisProducer(stream: "orders", kinesis: client, configuration: Self.configuration {
-            // Long enough that the first call goes out even on a machine loaded by the whole suite.
-            $0.recordTTL = .seconds(4)
+            $0.recordTTL = .seconds(6)
             $0.onUndeliverable = { record in undeliverable.withLock { $0.append(record) } }
         })
         try await withRunning(producer) {
+            // First one record through, so that the records below are timed by a running producer,
+            // not by the start of a suite that loads the machine's two cores for seconds.
+            _ = try await producer.send([0], partitionKey: "warm-up")
+            var faults = Faults()
+            faults.throttle["PutRecords"] = 1
+            kinesis.faults = faults
             try await producer.submit([1], partitionKey: "a")
             try await producer.submit([2], partitionKey: "b")
             let error = await #expect(throws: KinesisProducerError.self) { try await producer.send([3], partitionKey: "c") }
